@@ -1,0 +1,1 @@
+"""GraphQL gateway for an SWR-compatible container registry and CI/CD service."""

@@ -1,0 +1,62 @@
+"""Gateway settings, read once at start-up from flags and `SWR_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_BACKEND_PORT = 8080
+DEFAULT_DATA_DIR = Path(".swr-data")
+DEFAULT_BACKEND_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_MAX_CONCURRENT_FETCHES = 64
+DEFAULT_SLOW_CALL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    # Empty means: start the embedded backend and point the gateway at it.
+    backend_url: str = ""
+    backend_port: int = DEFAULT_BACKEND_PORT
+    data_dir: Path = DEFAULT_DATA_DIR
+    admin_token: str | None = field(default=None, repr=False)
+    backend_timeout: float = DEFAULT_BACKEND_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # Bound on backend calls one GraphQL request runs at once (sibling fetches of a loader).
+    max_concurrent_fetches: int = DEFAULT_MAX_CONCURRENT_FETCHES
+    slow_call_seconds: float = DEFAULT_SLOW_CALL_SECONDS
+    graphiql: bool = True
+    redis_url: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        return not self.backend_url
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `SWR_*` variables; keyword overrides (CLI flags) win when set."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "host": env.get("SWR_HOST", DEFAULT_HOST),
+            "port": int(env.get("SWR_PORT", DEFAULT_PORT)),
+            "backend_url": env.get("SWR_BACKEND_URL", "").rstrip("/"),
+            "backend_port": int(env.get("SWR_BACKEND_PORT", DEFAULT_BACKEND_PORT)),
+            "data_dir": Path(env.get("SWR_DATA_DIR", str(DEFAULT_DATA_DIR))),
+            "admin_token": env.get("SWR_ADMIN_TOKEN") or None,
+            "backend_timeout": float(env.get("SWR_BACKEND_TIMEOUT", DEFAULT_BACKEND_TIMEOUT)),
+            "max_connections": int(env.get("SWR_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)),
+            "max_concurrent_fetches": int(
+                env.get("SWR_MAX_CONCURRENT_FETCHES", DEFAULT_MAX_CONCURRENT_FETCHES)
+            ),
+            "slow_call_seconds": float(env.get("SWR_SLOW_CALL_SECONDS", DEFAULT_SLOW_CALL_SECONDS)),
+            "graphiql": env.get("SWR_GRAPHIQL", "1").lower() not in {"0", "false", "no"},
+            "redis_url": env.get("SWR_REDIS_URL", ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]

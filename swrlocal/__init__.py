@@ -1,0 +1,1 @@
+"""Embedded SWR-compatible backend: Manage REST API, OCI registry and pipeline runner."""

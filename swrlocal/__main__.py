@@ -1,0 +1,5 @@
+import sys
+
+from swrlocal.cli import main
+
+sys.exit(main())

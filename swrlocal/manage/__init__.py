@@ -1,0 +1,1 @@
+"""The SWR Manage REST API (`/v2/manage/...`, `GET /`, `GET /v2`)."""

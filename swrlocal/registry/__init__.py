@@ -1,0 +1,1 @@
+"""The OCI distribution / Docker Registry V2 endpoint at `/v2/`."""

@@ -1,0 +1,56 @@
+"""Settings of the embedded backend, read once at start-up from flags and `SWR_*` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DATA_DIR = Path(".swr-data")
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Address clients use to reach the registry; it fills `path` fields and the token realm.
+    public_host: str = ""
+    # Address shown as `internal_path` (the in-cluster pull address on the real service).
+    internal_host: str = ""
+    admin_token: str | None = field(default=None, repr=False)
+    default_account: str = "default"
+    default_user: str = "admin"
+    registry_token_ttl: int = 300
+    max_concurrent_runs: int = 4
+
+    @property
+    def registry_host(self) -> str:
+        return self.public_host or f"{self.host}:{self.port}"
+
+    @property
+    def internal_registry_host(self) -> str:
+        return self.internal_host or self.registry_host
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.registry_host}"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> BackendSettings:
+        """Build settings from `SWR_*` variables; explicit keyword overrides win (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "host": env.get("SWR_BACKEND_HOST", DEFAULT_HOST),
+            "port": int(env.get("SWR_BACKEND_PORT", DEFAULT_PORT)),
+            "data_dir": Path(env.get("SWR_DATA_DIR", str(DEFAULT_DATA_DIR))),
+            "public_host": env.get("SWR_REGISTRY_HOST", ""),
+            "internal_host": env.get("SWR_INTERNAL_REGISTRY_HOST", ""),
+            "admin_token": env.get("SWR_ADMIN_TOKEN") or None,
+            "max_concurrent_runs": int(env.get("SWR_MAX_CONCURRENT_RUNS", 4)),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
