@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from swrlocal import errors
 from swrlocal.clock import Clock
+from swrlocal.containerops.routes import routes as containerops_routes
 from swrlocal.db import Database
 from swrlocal.identity import bootstrap
 from swrlocal.manage.routes import routes as manage_routes
@@ -68,6 +69,7 @@ def create_app(settings: BackendSettings, clock: Clock | None = None) -> Starlet
             Route("/metrics", metrics_endpoint),
             Route("/openapi.json", openapi_endpoint),
             *manage_routes,
+            *containerops_routes,
             *registry_routes,
         ],
         middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],

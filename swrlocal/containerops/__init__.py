@@ -1,0 +1,1 @@
+"""ContainerOps: pipeline groups, templates, pipelines, triggers and the runner (`/v3/manage`)."""
