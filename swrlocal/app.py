@@ -23,7 +23,9 @@ from swrlocal.observability import Metrics, ObservabilityMiddleware, metrics_end
 from swrlocal.openapi import openapi_endpoint
 from swrlocal.registry.routes import routes as registry_routes
 from swrlocal.settings import BackendSettings
+from swrlocal.signing import BodyHashMiddleware
 from swrlocal.state import Backend
+from swrlocal.testclock import routes as test_clock_routes
 
 logger = logging.getLogger("swrlocal")
 
@@ -68,11 +70,15 @@ def create_app(settings: BackendSettings, clock: Clock | None = None) -> Starlet
         routes=[
             Route("/metrics", metrics_endpoint),
             Route("/openapi.json", openapi_endpoint),
+            *test_clock_routes(settings),
             *manage_routes,
             *containerops_routes,
             *registry_routes,
         ],
-        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=metrics),
+            Middleware(BodyHashMiddleware),  # signed Manage API requests (swrlocal.signing)
+        ],
         exception_handlers={
             errors.SWRError: errors.swr_error_handler,
             HTTPException: http_error_handler,

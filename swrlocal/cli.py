@@ -12,6 +12,7 @@ from swrlocal import identity
 from swrlocal.clock import Clock
 from swrlocal.db import Database
 from swrlocal.settings import BackendSettings
+from swrlocal.signing import SecretBox
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -76,6 +77,25 @@ def token_revoke(args: argparse.Namespace) -> int:
     return _admin(args, action)
 
 
+def access_key_create(args: argparse.Namespace) -> int:
+    def action(db: Database, clock: Clock) -> str:
+        user_id = identity.find_user_id(db, args.account, args.user)
+        box = SecretBox.for_data_dir(db.path.parent)
+        access_key, secret_key = identity.create_access_key(db, user_id, clock, box)
+        return f"{access_key}\n{secret_key}"
+
+    return _admin(args, action)
+
+
+def access_key_revoke(args: argparse.Namespace) -> int:
+    def action(db: Database, clock: Clock) -> str:
+        if not identity.revoke_access_key(db, args.access_key, clock):
+            raise identity.IdentityError("no active access key matches")
+        return ""
+
+    return _admin(args, action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swr-local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_data_dir(token_commands.add_parser("revoke", help="revoke a token"))
     revoke.add_argument("token", help="the token, or - to read it from standard input")
     revoke.set_defaults(handler=token_revoke)
+
+    keys = commands.add_parser("access-key", help="access keys (AK/SK) for signed requests")
+    key_commands = keys.add_subparsers(dest="action", required=True)
+    create = with_data_dir(
+        key_commands.add_parser("create", help="print a new access key, then its secret key")
+    )
+    create.add_argument("account")
+    create.add_argument("user")
+    create.set_defaults(handler=access_key_create)
+    revoke = with_data_dir(key_commands.add_parser("revoke", help="revoke an access key"))
+    revoke.add_argument("access_key")
+    revoke.set_defaults(handler=access_key_revoke)
     return parser
 
 

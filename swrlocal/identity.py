@@ -1,8 +1,10 @@
-"""Accounts (domains), their users and API tokens.
+"""Accounts (domains), their users, API tokens and access keys.
 
 An API token is shown once when created and stored only as its SHA-256, so a copy of the data
-directory does not hand out credentials. Every request looks its token up again: a revoked token
-stops working on the next call, with no cache to outlive it.
+directory does not hand out credentials. An access key's secret must be read back to verify
+signatures, so it is stored encrypted (`signing.SecretBox`) with a key file kept beside the
+database. Every request looks its token or access key up again: a revoked credential stops
+working on the next call, with no cache to outlive it.
 """
 
 from __future__ import annotations
@@ -10,13 +12,18 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from swrlocal.clock import Clock, rfc3339
-from swrlocal.db import Database
+from swrlocal.db import Database, Row
+from swrlocal.signing import SecretBox
 
 TOKEN_PREFIX = "swr_"
+ACCESS_KEY_PREFIX = "SWRL"
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
 ADMIN_TOKEN_FILE = "admin-token"
 
 
@@ -100,17 +107,23 @@ def revoke_token(db: Database, token: str, clock: Clock) -> bool:
     return cursor.rowcount > 0
 
 
+_PRINCIPAL_COLUMNS = (
+    "SELECT users.id AS user_id, users.name AS user_name, users.is_admin,"
+    " domains.id AS domain_id, domains.name AS domain_name"
+)
+
+
 def principal_for_token(db: Database, token: str) -> Principal | None:
     row = db.one(
-        "SELECT users.id AS user_id, users.name AS user_name, users.is_admin,"
-        " domains.id AS domain_id, domains.name AS domain_name"
-        " FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
+        _PRINCIPAL_COLUMNS + " FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
         " JOIN domains ON domains.id = users.domain_id"
         " WHERE api_tokens.token_hash = ? AND api_tokens.revoked IS NULL",
         (hash_token(token),),
     )
-    if row is None:
-        return None
+    return None if row is None else _principal(row)
+
+
+def _principal(row: Row) -> Principal:
     return Principal(
         user_id=row["user_id"],
         user_name=row["user_name"],
@@ -118,6 +131,44 @@ def principal_for_token(db: Database, token: str) -> Principal | None:
         domain_name=row["domain_name"],
         is_admin=bool(row["is_admin"]),
     )
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    principal: Principal
+    secret_enc: bytes
+
+
+def create_access_key(
+    db: Database, user_id: str, clock: Clock, box: SecretBox
+) -> tuple[str, str]:
+    """A new access key of the user; the pair (AK, SK) is shown once and the SK kept encrypted."""
+    access_key = ACCESS_KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+    secret_key = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+    db.execute(
+        "INSERT INTO access_keys (access_key, user_id, secret_enc, created) VALUES (?, ?, ?, ?)",
+        (access_key, user_id, box.encrypt(secret_key), rfc3339(clock.now())),
+    )
+    return access_key, secret_key
+
+
+def revoke_access_key(db: Database, access_key: str, clock: Clock) -> bool:
+    cursor = db.execute(
+        "UPDATE access_keys SET revoked = ? WHERE access_key = ? AND revoked IS NULL",
+        (rfc3339(clock.now()), access_key),
+    )
+    return cursor.rowcount > 0
+
+
+def find_access_key(db: Database, access_key: str) -> AccessKey | None:
+    row = db.one(
+        _PRINCIPAL_COLUMNS + ", access_keys.secret_enc"
+        " FROM access_keys JOIN users ON users.id = access_keys.user_id"
+        " JOIN domains ON domains.id = users.domain_id"
+        " WHERE access_keys.access_key = ? AND access_keys.revoked IS NULL",
+        (access_key,),
+    )
+    return None if row is None else AccessKey(_principal(row), bytes(row["secret_enc"]))
 
 
 def bootstrap(

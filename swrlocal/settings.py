@@ -25,6 +25,8 @@ class BackendSettings:
     default_user: str = "admin"
     registry_token_ttl: int = 300
     max_concurrent_runs: int = 4
+    # Test only: serves `POST /__test__/clock` to move the backend's clock. Never in production.
+    test_clock: bool = False
 
     @property
     def registry_host(self) -> str:
@@ -50,6 +52,7 @@ class BackendSettings:
             "internal_host": env.get("SWR_INTERNAL_REGISTRY_HOST", ""),
             "admin_token": env.get("SWR_ADMIN_TOKEN") or None,
             "max_concurrent_runs": int(env.get("SWR_MAX_CONCURRENT_RUNS", 4)),
+            "test_clock": env.get("SWR_TEST_CLOCK", "") == "1",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
