@@ -39,6 +39,19 @@ def share_is_valid(deadline: str, now: datetime) -> bool:
     return now < next_midnight
 
 
+def share_is_valid_sql(deadline: str, now: str) -> int:
+    return int(share_is_valid(deadline, parse_rfc3339(now)))
+
+
+def register_sql_functions(db: Database) -> None:
+    """Make `swr_share_valid(deadline, now_rfc3339)` available to SQL listings.
+
+    Lists filter on a share's validity in SQL; calling back into `share_is_valid` keeps the one
+    rule instead of a second, SQL spelling of it.
+    """
+    db.conn.create_function("swr_share_valid", 2, share_is_valid_sql, deterministic=True)
+
+
 def repository_level(
     db: Database, principal: Principal, namespace: Row, repository: Row, now: datetime
 ) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from swrlocal.manage import namespaces, repositories, tags, versions
+from swrlocal.manage import namespaces, permissions, repositories, sharing, tags, versions
 
 
 class APIVersionConvertor(Convertor[str]):
@@ -41,4 +41,6 @@ routes: list[BaseRoute] = [
     Route(REPO + "/tags", tags.create_tag, methods=["POST"]),
     Route(REPO + "/tags/{tag}", tags.show_tag, methods=["GET"]),
     Route(REPO + "/tags/{tag}", tags.delete_tag, methods=["DELETE"]),
+    *permissions.routes,  # organization permissions (accounts helper)
+    *sharing.routes,  # shares with other accounts (accounts helper)
 ]
