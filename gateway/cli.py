@@ -76,9 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the gateway (and the embedded backend)")
     run.add_argument("--host", default=None, help="default $SWR_HOST or 127.0.0.1")
     run.add_argument("--port", type=int, default=None, help="default $SWR_PORT or 8000")
-    run.add_argument("--backend-url", default=None, help="default $SWR_BACKEND_URL; empty: embedded")
+    run.add_argument(
+        "--backend-url", default=None, help="default $SWR_BACKEND_URL; empty: embedded"
+    )
     run.add_argument("--backend-port", type=int, default=None, help="embedded backend port (8080)")
-    run.add_argument("--data-dir", type=Path, default=None, help="embedded backend data (.swr-data)")
+    run.add_argument(
+        "--data-dir", type=Path, default=None, help="embedded backend data (.swr-data)"
+    )
     run.set_defaults(handler=serve)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")

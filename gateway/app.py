@@ -1,0 +1,133 @@
+"""The gateway as one Starlette app: `/graphql`, `/healthz`, `/readyz`, `/metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from gateway.backend.client import BackendClient, Caller
+from gateway.backend.errors import BackendError
+from gateway.backend.http import DEFAULT_TRANSPORT, make_transport, open_http_client
+from gateway.context import Context
+from gateway.loaders import Loaders
+from gateway.observability import Metrics, RequestIdMiddleware, request_id_of
+from gateway.schema import schema
+from gateway.settings import Settings
+
+logger = logging.getLogger("gateway")
+_TOKEN_PARAMS = ("authToken", "Authorization", "X-Auth-Token", "token")
+
+
+def token_from(headers: Mapping[str, Any]) -> str | None:
+    """`Authorization: Bearer <token>` or `X-Auth-Token: <token>` (any key case)."""
+    lowered = {str(k).lower(): str(v) for k, v in headers.items() if v}
+    auth = lowered.get("authorization", "")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    return lowered.get("x-auth-token") or None
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    """Builds a fresh `Context` (caller, loaders) for every request or websocket connection."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.settings = settings
+        self.metrics = metrics
+
+    def new_context(self, scope_owner: Request | WebSocket, token: str | None) -> Context:
+        client: BackendClient = scope_owner.app.state.backend
+        slots = asyncio.Semaphore(self.settings.max_concurrent_fetches)
+        caller = Caller(token, request_id_of(scope_owner.scope), slots)
+        return Context(client=client, caller=caller, loaders=Loaders(client, caller))
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        kind = "websocket" if isinstance(request, WebSocket) else "http"
+        self.metrics.requests.labels(kind).inc()
+        context = self.new_context(request, token_from(request.headers))
+        context.request, context.response = request, response
+        request.state.gateway_context = context
+        return context
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """A token in the `connection_init` payload wins over the upgrade request's headers."""
+        params = context.connection_params or {}
+        token = token_from({k: params.get(k) for k in _TOKEN_PARAMS if params.get(k)})
+        if token or params.get("authToken"):
+            fresh = self.new_context(context.request, token or str(params["authToken"]))
+            context.caller, context.loaders = fresh.caller, fresh.loaders
+
+    async def process_result(self, request: Request | WebSocket, result: ExecutionResult
+                             ) -> GraphQLHTTPResponse:
+        context: Context | None = getattr(request.state, "gateway_context", None)
+        if context is not None:
+            self.metrics.calls_per_operation.observe(context.caller.calls)
+        for error in result.errors or ():
+            self.metrics.errors.labels((error.extensions or {}).get("code", "UNKNOWN")).inc()
+        return await super().process_result(request, result)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    client: BackendClient = request.app.state.backend
+    try:
+        await client.api_versions(request_id_of(request.scope))
+    except BackendError as exc:
+        return JSONResponse({"status": "unavailable", "reason": exc.message}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The gateway app; `transport` replaces the HTTP transport to the backend (tests)."""
+    metrics = Metrics()
+    graphql = GatewayGraphQL(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        chosen = transport or make_transport(settings, DEFAULT_TRANSPORT)
+        async with open_http_client(settings, chosen) as http:
+            app.state.backend = BackendClient(
+                http, max_connections=settings.max_connections,
+                slow_call_seconds=settings.slow_call_seconds,
+                observer=metrics.observe_call, transport=chosen,
+            )
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    return app

@@ -1,0 +1,75 @@
+"""An httpx transport over one `aiohttp.ClientSession` that reads each body whole.
+
+Why not `httpx_aiohttp.AiohttpTransport`: it hands httpx a streaming body that httpx drains
+chunk by chunk, and it builds timeouts and proxy arguments per call. Manage API bodies are small
+JSON documents, so this transport reads them in one `await response.read()`.
+
+It also offers `fetch`, the same call without httpx's `Request`/`Response` models and URL
+parsing, which `BackendClient` uses on its hot path: on loopback the httpx models cost about three
+times the CPU of the aiohttp call itself (docs/gateway.md, "Transport").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+import httpx
+import yarl
+
+_HTTP_11 = {"http_version": b"HTTP/1.1"}
+_JSON_TYPE = {"Content-Type": "application/json"}
+
+
+class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
+    """Send requests with aiohttp; the session is created lazily on the running loop."""
+
+    def __init__(self, limits: httpx.Limits, timeout: httpx.Timeout) -> None:
+        self._limits = limits
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeout.pool, sock_connect=timeout.connect,
+            sock_read=timeout.read,
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections or 0,
+            keepalive_timeout=self._limits.keepalive_expiry or 5.0,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, auto_decompress=False
+        )
+        return self._session
+
+    async def fetch(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One call with an already percent-encoded URL; failures raise `httpx.TransportError`."""
+        session = self._session or self._open()
+        if body is not None:
+            headers = {**headers, **_JSON_TYPE}
+        try:
+            async with session.request(
+                method, yarl.URL(url, encoded=True), headers=headers, data=body,
+                allow_redirects=False,
+            ) as response:
+                return response.status, response.headers, await response.read()
+        except TimeoutError as exc:
+            raise httpx.TimeoutException(str(exc) or "backend timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        status, headers, content = await self.fetch(
+            request.method, str(request.url), dict(request.headers), request.content or None
+        )
+        return httpx.Response(
+            status, headers=list(headers.items()), content=content, request=request,
+            extensions=_HTTP_11,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

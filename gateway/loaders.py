@@ -1,0 +1,95 @@
+"""Per-request dataloaders, built in `get_context` and never shared between requests.
+
+The Manage API has no batch endpoints, so a batch becomes one call per distinct key, run
+concurrently (bounded by the caller's semaphore, `Settings.max_concurrent_fetches`). What the
+loaders buy is deduplication and a per-request cache: the same organization asked for twice (under
+aliases, or as the parent of many repositories) costs one call. Values come back in key order;
+a key whose call failed gets its exception in its slot, so siblings still resolve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+
+from gateway.backend.client import BackendClient, Caller
+from gateway.backend.models import NamespaceJson, Page, RepositoryJson, RepositoryQuery, TagQuery
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _PerKeyLoader(DataLoader, Generic[K, V]):  # type: ignore[misc]
+    """A loader that fetches each key with one backend call, all keys of a batch at once."""
+
+    def __init__(self, client: BackendClient, caller: Caller) -> None:
+        super().__init__()
+        self.client = client
+        self.caller = caller
+
+    async def fetch(self, key: K) -> V:
+        raise NotImplementedError
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException]:
+        results = await asyncio.gather(*map(self.fetch, keys), return_exceptions=True)
+        return list(results)
+
+
+ALL = "*"  # the one key of loaders that fetch a whole collection
+
+
+class OrganizationsLoader(_PerKeyLoader[str, list[NamespaceJson]]):
+    """The caller's organizations (one key, `ALL`): `GET /v2/manage/namespaces`."""
+
+    async def fetch(self, key: str) -> list[NamespaceJson]:
+        return await self.client.list_namespaces(self.caller)
+
+
+class OrganizationByNameLoader(_PerKeyLoader[str, NamespaceJson]):
+    async def fetch(self, key: str) -> NamespaceJson:
+        return await self.client.get_namespace(self.caller, key)
+
+
+class RepositoryByNameLoader(_PerKeyLoader[tuple[str, str], RepositoryJson]):
+    """Key: `(namespace, repository name)`."""
+
+    async def fetch(self, key: tuple[str, str]) -> RepositoryJson:
+        return await self.client.get_repository(self.caller, *key)
+
+
+class RepositoryPageByQueryLoader(_PerKeyLoader[RepositoryQuery, Page]):
+    async def fetch(self, key: RepositoryQuery) -> Page:
+        return await self.client.list_repositories(self.caller, key)
+
+
+class TagPageByQueryLoader(_PerKeyLoader[TagQuery, Page]):
+    async def fetch(self, key: TagQuery) -> Page:
+        return await self.client.list_tags(self.caller, key)
+
+
+class TagByNameLoader(_PerKeyLoader[tuple[str, str, str], dict[str, Any]]):
+    """Key: `(namespace, repository, tag)`."""
+
+    async def fetch(self, key: tuple[str, str, str]) -> dict[str, Any]:
+        return dict(await self.client.get_tag(self.caller, *key))
+
+
+class Loaders:
+    """All loaders of one GraphQL request, as attributes (`info.context.loaders.<name>`)."""
+
+    def __init__(self, client: BackendClient, caller: Caller) -> None:
+        self.organizations = OrganizationsLoader(client, caller)
+        self.organization_by_name = OrganizationByNameLoader(client, caller)
+        self.repository_by_name = RepositoryByNameLoader(client, caller)
+        self.repository_page_by_query = RepositoryPageByQueryLoader(client, caller)
+        self.tag_page_by_query = TagPageByQueryLoader(client, caller)
+        self.tag_by_name = TagByNameLoader(client, caller)
+
+    def forget(self) -> None:
+        """Drop every cached answer; mutations call this so later reads see the change."""
+        for loader in vars(self).values():
+            loader.clear_all()
+
