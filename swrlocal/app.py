@@ -16,6 +16,7 @@ from starlette.routing import Route
 from swrlocal import errors
 from swrlocal.clock import Clock
 from swrlocal.containerops.routes import routes as containerops_routes
+from swrlocal.containerops.runner import start_runner
 from swrlocal.db import Database
 from swrlocal.identity import bootstrap
 from swrlocal.manage.routes import routes as manage_routes
@@ -61,9 +62,11 @@ def create_app(settings: BackendSettings, clock: Clock | None = None) -> Starlet
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runner = await start_runner(app)  # ContainerOps: recovers crashed jobs, runs pipelines
         try:
             yield
         finally:
+            await runner.stop()
             db.close()
 
     app = Starlette(

@@ -1,0 +1,43 @@
+"""ContainerOps error codes, in the `SVCSTG.S2I.<status><4 digits>` style of the retired pages.
+
+The contract names only `SVCSTG.S2I.4019000`; the rest are ours, listed in docs/containerops.md.
+"""
+
+from __future__ import annotations
+
+from swrlocal.errors import SWRError
+
+INVALID_BODY = "SVCSTG.S2I.4000001"
+INVALID_GROUP_NAME = "SVCSTG.S2I.4000002"
+INVALID_PIPELINE = "SVCSTG.S2I.4000003"
+INVALID_QUERY = "SVCSTG.S2I.4000004"
+INVALID_WEBHOOK_PARAMS = "SVCSTG.S2I.4000005"
+INVALID_OPERATION = "SVCSTG.S2I.4000006"
+NO_TOKEN = "SVCSTG.S2I.4019000"
+NO_SIGNATURE = "SVCSTG.S2I.4010001"
+BAD_SIGNATURE = "SVCSTG.S2I.4030001"
+NOT_A_REVIEWER = "SVCSTG.S2I.4030002"
+GROUP_NOT_FOUND = "SVCSTG.S2I.4040001"
+PIPELINE_NOT_FOUND = "SVCSTG.S2I.4040002"
+TEMPLATE_NOT_FOUND = "SVCSTG.S2I.4040003"
+STAGE_NOT_FOUND = "SVCSTG.S2I.4040004"
+JOB_NOT_FOUND = "SVCSTG.S2I.4040005"
+WEBHOOK_NOT_FOUND = "SVCSTG.S2I.4040006"
+NOTHING_TO_ROLL_BACK = "SVCSTG.S2I.4040007"
+GROUP_EXISTS = "SVCSTG.S2I.4090001"
+PIPELINE_EXISTS = "SVCSTG.S2I.4090002"
+PIPELINE_BUSY = "SVCSTG.S2I.4090003"
+GROUP_NOT_EMPTY = "SVCSTG.S2I.4090004"
+NOT_WAITING = "SVCSTG.S2I.4090005"
+
+
+def bad(message: str, code: str = INVALID_BODY) -> SWRError:
+    return SWRError(400, code, message)
+
+
+def missing(message: str, code: str) -> SWRError:
+    return SWRError(404, code, message)
+
+
+def conflict(message: str, code: str) -> SWRError:
+    return SWRError(409, code, message)
