@@ -240,6 +240,11 @@ def test_list_organizations_filter_forms(admin: httpx.Client) -> None:
     assert missing.json() == {"namespaces": []}
 
 
+def test_list_organizations_bad_name(admin: httpx.Client) -> None:
+    response = admin.get("/v2/manage/namespaces", params={"namespace": "Bad"})
+    assert_error(response, 400, "SVCSTG.SWR.4001028")
+
+
 @pytest.mark.parametrize("value", ["", "|", "mode::bogus", "color::red", "namespace", "::x"])
 def test_list_organizations_bad_filter(admin: httpx.Client, value: str) -> None:
     response = admin.get("/v2/manage/namespaces", params={"filter": value})
