@@ -134,7 +134,8 @@ class BackendClient:
             order_column=query.order_column, order_type=query.order_type,
             offset=query.offset, limit=query.limit,
         )
-        return await self._page(caller, "/v2/manage/repos", "/v2/manage/repos", params, query.offset)
+        route = "/v2/manage/repos"
+        return await self._page(caller, route, route, params, query.offset)
 
     async def get_repository(self, caller: Caller, namespace: str, name: str) -> RepositoryJson:
         path = _repo_path(namespace, name)

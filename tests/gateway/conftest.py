@@ -97,3 +97,27 @@ def push_image(
         assert result.returncode == 0, result.stderr
 
     return push
+
+
+@pytest.fixture(scope="session")
+def catalog(backend: BackendServer, push_image: Callable[[str], None]) -> dict[str, str]:
+    """Two organizations with repositories and tags made through the real registry.
+
+    `<a>`: `app` (tags v1, v2, v3), `team/tool` (v1), `empty` (none); `<b>`: `web` (v1).
+    """
+    a, b = unique("cat"), unique("cat")
+    admin = httpx.Client(
+        base_url=backend.url, headers={"X-Auth-Token": backend.admin_token}, timeout=30
+    )
+    with admin:
+        for org in (a, b):
+            assert admin.post("/v2/manage/namespaces", json={"namespace": org}).status_code == 201
+        body = {"repository": "empty", "is_public": False}
+        assert admin.post(f"/v2/manage/namespaces/{a}/repos", json=body).status_code == 200
+        for target in (f"{a}/app:v1", f"{a}/team/tool:v1", f"{b}/web:v1"):
+            push_image(target)
+        for tag in ("v2", "v3"):
+            copy = {"source_tag": "v1", "destination_tag": tag}
+            response = admin.post(f"/v2/manage/namespaces/{a}/repos/app/tags", json=copy)
+            assert response.status_code == 201, response.text
+    return {"a": a, "b": b}
