@@ -68,11 +68,11 @@ def error_body(code: str, message: str) -> dict[str, object]:
     }
 
 
-def error_response(status: int, code: str, message: str, request: Request | None = None) -> Response:
-    headers = {}
-    if request is not None and (request_id := request.scope.get("state", {}).get("request_id")):
-        headers["X-Request-Id"] = request_id
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+def error_response(
+    status: int, code: str, message: str, request: Request | None = None
+) -> Response:
+    # The observability middleware adds X-Request-Id to every response, errors included.
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 async def swr_error_handler(request: Request, exc: Exception) -> Response:
