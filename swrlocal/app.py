@@ -20,8 +20,11 @@ from swrlocal.containerops.runner import start_runner
 from swrlocal.db import Database
 from swrlocal.identity import bootstrap
 from swrlocal.manage.routes import routes as manage_routes
+from swrlocal.mirror.routes import routes as mirror_routes
 from swrlocal.observability import Metrics, ObservabilityMiddleware, metrics_endpoint
+from swrlocal.official.routes import routes as official_routes
 from swrlocal.openapi import openapi_endpoint
+from swrlocal.packages.routes import routes as packages_routes
 from swrlocal.registry.routes import routes as registry_routes
 from swrlocal.settings import BackendSettings
 from swrlocal.signing import BodyHashMiddleware
@@ -76,6 +79,9 @@ def create_app(settings: BackendSettings, clock: Clock | None = None) -> Starlet
             *test_clock_routes(settings),
             *manage_routes,
             *containerops_routes,
+            *official_routes,
+            *mirror_routes,
+            *packages_routes,
             *registry_routes,
         ],
         middleware=[

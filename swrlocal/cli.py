@@ -26,6 +26,12 @@ def serve(args: argparse.Namespace) -> int:
     print(f"SWR backend on http://{settings.host}:{settings.port}", flush=True)
     print(f"registry address: {settings.registry_host}", flush=True)
     print(f"data directory: {settings.data_dir.resolve()}", flush=True)
+    if settings.mirror_port:  # the pull accelerator listens beside the backend (swrlocal.mirror)
+        from swrlocal.mirror.listener import serve_with_mirror
+
+        print(f"pull accelerator on http://{settings.host}:{settings.mirror_port}", flush=True)
+        serve_with_mirror(app, settings)
+        return 0
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
@@ -144,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_data_dir(key_commands.add_parser("revoke", help="revoke an access key"))
     revoke.add_argument("access_key")
     revoke.set_defaults(handler=access_key_revoke)
+
+    # --- official images (swrlocal.official): `swr-local official import ...` ---
+    from swrlocal.official.cli import add_commands as add_official_commands
+
+    add_official_commands(commands, with_data_dir)
     return parser
 
 

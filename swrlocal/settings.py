@@ -27,6 +27,13 @@ class BackendSettings:
     max_concurrent_runs: int = 4
     # Test only: serves `POST /__test__/clock` to move the backend's clock. Never in production.
     test_clock: bool = False
+    # Pull accelerator (swrlocal.mirror): a second listener on `mirror_port` (0: off) serving
+    # a pull-through cache of `mirror_upstream` (and `mirror_gcr_upstream`); with
+    # `mirror_domain` the per-account addresses are `http://<prefix>.<mirror_domain>`.
+    mirror_port: int = 0
+    mirror_upstream: str = ""
+    mirror_gcr_upstream: str = ""
+    mirror_domain: str = ""
 
     @property
     def registry_host(self) -> str:
@@ -53,6 +60,10 @@ class BackendSettings:
             "admin_token": env.get("SWR_ADMIN_TOKEN") or None,
             "max_concurrent_runs": int(env.get("SWR_MAX_CONCURRENT_RUNS", 4)),
             "test_clock": env.get("SWR_TEST_CLOCK", "") == "1",
+            "mirror_port": int(env.get("SWR_MIRROR_PORT") or 0),
+            "mirror_upstream": env.get("SWR_MIRROR_UPSTREAM", ""),
+            "mirror_gcr_upstream": env.get("SWR_MIRROR_GCR_UPSTREAM", ""),
+            "mirror_domain": env.get("SWR_MIRROR_DOMAIN", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import hashlib
 from starlette.responses import Response
 
 from swrlocal.db import Row
+from swrlocal.packages.kind import settle_repository_kind
 from swrlocal.registry import errors, manifests, meta
 from swrlocal.registry.context import Context
 from swrlocal.registry.manifests import Manifest
@@ -97,6 +98,8 @@ async def put_manifest(ctx: Context, reference: str) -> Response:
     repository = ctx.repository_for_push()
     image_size = _image_size(ctx, repository["id"], manifest)
     tag = None if is_digest(reference) else reference
+    # The first manifest decides: image or software package (swrlocal.packages.kind).
+    settle_repository_kind(ctx.db, repository["id"], body, manifest)
     meta.store_manifest(ctx.backend, repository["id"], digest, body, manifest, image_size, tag)
     ctx.log("manifest %s pushed to %s:%s", digest, ctx.name.full, tag or "-")
     headers = {

@@ -1,0 +1,1 @@
+"""Pull accelerator: per-account addresses and a pull-through cache of upstream registries."""

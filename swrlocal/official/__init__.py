@@ -1,0 +1,1 @@
+"""Official image center: the system organization `library` and its read-only catalog."""

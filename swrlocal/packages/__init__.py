@@ -1,0 +1,1 @@
+"""Software packages: OCI artifact repositories (kind `package`) and their REST API."""
