@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from test_containerops import Ops, shell_stage
-
 from conftest import start_backend, stop
+from test_containerops import Ops, shell_stage
 
 if TYPE_CHECKING:
     from conftest import BackendServer
@@ -72,7 +71,8 @@ def delivery_pipeline(repo: Path, org: str, deployed: Path) -> dict[str, Any]:
                 "service_name": "dockerfile_build",
                 "params": {
                     "dockerfile_content": (
-                        'FROM scratch\nCOPY hello.txt /hello.txt\nLABEL stage=ci\nCMD ["/hello.txt"]\n'
+                        "FROM scratch\nCOPY hello.txt /hello.txt\n"
+                        'LABEL stage=ci\nCMD ["/hello.txt"]\n'
                     )
                 },
                 "output_resources": [image],
@@ -136,12 +136,12 @@ def test_delivery_pipeline_build_review_deploy_and_rollback(
         jobs = ops.jobs(pipeline_id, index)
         assert [j["state"] for j in jobs] == ["Successful"]
         assert jobs[0]["progress"] == 100 and jobs[0]["creator_name"] == "admin"
-    assert [l for l in ops.lines(pipeline_id, 1) if l.startswith("line ")] == [
+    assert [line for line in ops.lines(pipeline_id, 1) if line.startswith("line ")] == [
         "line 1: first",
         "line 2: first",
         "line 3: first",
     ]
-    assert any(l.startswith("checked out commit ") for l in ops.lines(pipeline_id, 0))
+    assert any(line.startswith("checked out commit ") for line in ops.lines(pipeline_id, 0))
     assert "review: admin answered pass" in ops.lines(pipeline_id, 3)
     host = backend.host
     assert deployed.read_text().strip() == f"{host}/{org}/web@{first}"
@@ -258,7 +258,7 @@ def test_timeout_kills_the_whole_process_group(ops: Ops) -> None:
     assert job["state"] == "Timeout"
     lines = ops.lines(pipeline_id, 0)
     assert "the step timed out after 1.5 s; its processes were killed" in lines
-    child = int(next(l for l in lines if l.startswith("child "))[6:])
+    child = int(next(line for line in lines if line.startswith("child "))[6:])
     assert _is_gone(child)
 
 
@@ -338,9 +338,8 @@ def test_run_without_buildah_fails_with_a_clear_message(ops: Ops) -> None:
         ops.wait_status(created["id"], "stage_exception", "success")["status"] == "stage_exception"
     )
     lines = ops.lines(created["id"], 0)
-    assert any("need buildah on the server, and buildah is not installed" in l for l in lines), (
-        lines
-    )
+    message = "need buildah on the server, and buildah is not installed"
+    assert any(message in line for line in lines), lines
 
 
 def test_long_poll_returns_when_a_line_is_written(ops: Ops, tmp_path: Path) -> None:
@@ -373,7 +372,7 @@ def test_long_poll_returns_when_a_line_is_written(ops: Ops, tmp_path: Path) -> N
     go.touch()
     follower.join(60)
     body = result["r"].json()
-    assert [l["content"] for l in body["log"]] == ["second"]
+    assert [line["content"] for line in body["log"]] == ["second"]
     assert body["state"] == "Building"
     assert result["r"].headers["content-range"] == f"{offset}-1/{offset + 1}"
     done.touch()
