@@ -83,6 +83,12 @@ def unauthorized(backend: Backend, scope: str | None, message: str) -> errors.OC
     )
 
 
+def insufficient_scope(backend: Backend, scope: str) -> errors.OCIError:
+    """403 DENIED with a challenge naming the missing scope, so token clients can retry."""
+    headers = {"WWW-Authenticate": challenge(backend, scope, "insufficient_scope")}
+    return errors.denied(headers)
+
+
 def basic_password(request: Request) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":

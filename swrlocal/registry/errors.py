@@ -58,10 +58,10 @@ class OCIError(Exception):
         return JSONResponse({"errors": [entry]}, status_code=self.status, headers=headers)
 
 
-def denied() -> OCIError:
+def denied(headers: dict[str, str] | None = None) -> OCIError:
     # One wording for "forbidden" and "no such repository": a caller without read rights must
     # not learn which repositories exist.
-    return OCIError(403, DENIED, "requested access to the resource is denied")
+    return OCIError(403, DENIED, "requested access to the resource is denied", headers=headers)
 
 
 def digest_invalid(message: str = "provided digest did not match uploaded content") -> OCIError:

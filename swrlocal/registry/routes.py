@@ -28,10 +28,13 @@ logger = logging.getLogger("swrlocal.registry")
 Handler = Callable[..., Awaitable[Response]]
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 MAX_PAGE = 1000
-# The action each method needs on the repository; the challenge's scope asks for it.
+# The action each method needs on the repository.
 ACTIONS = {"GET": "pull", "HEAD": "pull", "POST": "push", "PUT": "push", "PATCH": "push",
            "DELETE": "delete"}
-CHALLENGE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete"}
+# What a challenge asks for: pull and push together, so that a client taking its first token
+# from a pull challenge (oras-py does) can push with it too; the token endpoint grants only
+# what the caller may do.
+CHALLENGE_ACTIONS = {"pull": "pull,push", "push": "pull,push", "delete": "delete"}
 
 
 async def tags_list(ctx: Context) -> Response:
@@ -106,7 +109,7 @@ async def _catalog(request: Request, backend: Backend) -> Response:
     scope = "registry:catalog:*"
     caller = auth.authenticate(backend, registry_state(request).signing_key, request, scope)
     if not caller.token_allows("registry", "catalog", "*"):
-        raise errors.denied()
+        raise auth.insufficient_scope(backend, scope)
     limit, last = _page(request)
     visible = []
     for row in meta.all_repositories(backend.db):
@@ -150,7 +153,8 @@ async def _dispatch(request: Request, backend: Backend, path: str) -> Response:
     caller = auth.authenticate(backend, state.signing_key, request, scope)
     name = require_name(raw_name)
     if not auth.may(backend, caller, name, action):
-        raise errors.denied()
+        # The challenge lets token clients fetch a token with the missing scope and retry.
+        raise auth.insufficient_scope(backend, f"repository:{raw_name}:{action}")
     ctx = Context(request, backend, state, caller, name)
     return await handler(ctx, **params)
 
