@@ -72,7 +72,7 @@ def parse(text: str) -> list[Instruction]:
             continue  # comments may sit inside a continued instruction
         start = start or number
         if line.endswith("\\"):
-            buffer += line[:-1] + " "
+            buffer += line[:-1].rstrip() + " "
             continue
         buffer += line
         keyword, _, value = buffer.strip().partition(" ")
