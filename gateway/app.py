@@ -54,7 +54,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         client: BackendClient = scope_owner.app.state.backend
         slots = asyncio.Semaphore(self.settings.max_concurrent_fetches)
         caller = Caller(token, request_id_of(scope_owner.scope), slots)
-        return Context(client=client, caller=caller, loaders=Loaders(client, caller))
+        loaders = Loaders(client, caller, dedupe=self.settings.dataloaders)
+        return Context(client=client, caller=caller, loaders=loaders)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         kind = "websocket" if isinstance(request, WebSocket) else "http"

@@ -25,8 +25,9 @@ V = TypeVar("V")
 class _PerKeyLoader(DataLoader, Generic[K, V]):  # type: ignore[misc]
     """A loader that fetches each key with one backend call, all keys of a batch at once."""
 
-    def __init__(self, client: BackendClient, caller: Caller) -> None:
-        super().__init__()
+    def __init__(self, client: BackendClient, caller: Caller, dedupe: bool = True) -> None:
+        # dedupe=False (SWR_DATALOADERS=off): every load is its own batch and nothing is cached.
+        super().__init__(batch=dedupe, cache=dedupe)
         self.client = client
         self.caller = caller
 
@@ -80,13 +81,14 @@ class TagByNameLoader(_PerKeyLoader[tuple[str, str, str], dict[str, Any]]):
 class Loaders:
     """All loaders of one GraphQL request, as attributes (`info.context.loaders.<name>`)."""
 
-    def __init__(self, client: BackendClient, caller: Caller) -> None:
-        self.organizations = OrganizationsLoader(client, caller)
-        self.organization_by_name = OrganizationByNameLoader(client, caller)
-        self.repository_by_name = RepositoryByNameLoader(client, caller)
-        self.repository_page_by_query = RepositoryPageByQueryLoader(client, caller)
-        self.tag_page_by_query = TagPageByQueryLoader(client, caller)
-        self.tag_by_name = TagByNameLoader(client, caller)
+    def __init__(self, client: BackendClient, caller: Caller, dedupe: bool = True) -> None:
+        args = (client, caller, dedupe)
+        self.organizations = OrganizationsLoader(*args)
+        self.organization_by_name = OrganizationByNameLoader(*args)
+        self.repository_by_name = RepositoryByNameLoader(*args)
+        self.repository_page_by_query = RepositoryPageByQueryLoader(*args)
+        self.tag_page_by_query = TagPageByQueryLoader(*args)
+        self.tag_by_name = TagByNameLoader(*args)
 
     def forget(self) -> None:
         """Drop every cached answer; mutations call this so later reads see the change."""

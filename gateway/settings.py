@@ -14,6 +14,7 @@ DEFAULT_BACKEND_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_CONCURRENT_FETCHES = 64
 DEFAULT_SLOW_CALL_SECONDS = 1.0
+_OFF = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Settings:
     slow_call_seconds: float = DEFAULT_SLOW_CALL_SECONDS
     graphiql: bool = True
     redis_url: str = ""
+    # Benchmark/diagnostic switch (`SWR_DATALOADERS=off`): loaders neither dedupe nor cache, so
+    # every parent makes its own backend call, as a naive resolver would.
+    dataloaders: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -56,6 +60,7 @@ class Settings:
             "slow_call_seconds": float(env.get("SWR_SLOW_CALL_SECONDS", DEFAULT_SLOW_CALL_SECONDS)),
             "graphiql": env.get("SWR_GRAPHIQL", "1").lower() not in {"0", "false", "no"},
             "redis_url": env.get("SWR_REDIS_URL", ""),
+            "dataloaders": env.get("SWR_DATALOADERS", "on").lower() not in _OFF,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

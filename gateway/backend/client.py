@@ -190,18 +190,18 @@ class BackendClient:
             raise Unauthenticated("no token: send Authorization: Bearer <token> or X-Auth-Token")
         caller.calls += 1
         payload = json.dumps(body).encode() if body is not None else None
-        start = time.perf_counter()
-        status = 0
-        try:
-            async with caller.slots, self._pool:
+        async with caller.slots, self._pool:
+            # Timed from here: waiting for a slot is the gateway's queue, not backend latency.
+            start, status = time.perf_counter(), 0
+            try:
                 status, headers, content = await self._fetch(
                     method, self._base + path, caller.headers, payload
                 )
-            return _decode(status, headers, content, into)
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"backend unreachable: {type(exc).__name__}") from exc
-        finally:
-            self._finish(caller, method, route, status, time.perf_counter() - start)
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"backend unreachable: {type(exc).__name__}") from exc
+            finally:
+                self._finish(caller, method, route, status, time.perf_counter() - start)
+        return _decode(status, headers, content, into)
 
     def _finish(self, caller: Caller, method: str, route: str, status: int, elapsed: float
                 ) -> None:

@@ -13,7 +13,7 @@ from gateway.backend.errors import NotFound
 from gateway.backend.models import NamespaceJson, Page
 from gateway.loaders import ALL
 from gateway.schema.errors import check_namespace
-from gateway.schema.pagination import build_connection
+from gateway.schema.pagination import NODES_DOC, build_connection
 from gateway.schema.scalars import Long
 from gateway.schema.types import Info
 
@@ -85,6 +85,7 @@ async def organization_or_none(loader: Any, name: str, required: bool) -> Organi
 
 @strawberry.type
 class OrganizationConnection(relay.Connection[Organization]):
+    nodes: list[Organization] = strawberry.field(description=NODES_DOC)
     total_count: int = strawberry.field(description="Organizations in all pages.")
 
 

@@ -14,7 +14,7 @@ from gateway.backend.models import RepositoryJson, RepositoryQuery
 from gateway.schema.errors import UserInputError, check_namespace, check_repository
 from gateway.schema.node import repository_key, split_repository_key
 from gateway.schema.organizations import Organization, organization_or_none
-from gateway.schema.pagination import OrderDirection, build_connection, page_window
+from gateway.schema.pagination import NODES_DOC, OrderDirection, build_connection, page_window
 from gateway.schema.scalars import DateTime, Long
 from gateway.schema.types import Info
 
@@ -116,6 +116,7 @@ async def repository_or_none(
 
 @strawberry.type
 class RepositoryConnection(relay.Connection[Repository]):
+    nodes: list[Repository] = strawberry.field(description=NODES_DOC)
     total_count: int = strawberry.field(description="Matching repositories in all pages.")
 
 

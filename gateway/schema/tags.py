@@ -13,7 +13,7 @@ from gateway.backend.errors import NotFound
 from gateway.backend.models import TagQuery
 from gateway.schema.errors import check_namespace, check_repository, check_tag
 from gateway.schema.node import split_tag_key, tag_key
-from gateway.schema.pagination import OrderDirection, build_connection, page_window
+from gateway.schema.pagination import NODES_DOC, OrderDirection, build_connection, page_window
 from gateway.schema.repositories import Repository, repository_or_none
 from gateway.schema.scalars import DateTime, Long
 from gateway.schema.types import Info
@@ -85,6 +85,7 @@ async def tag_or_none(
 
 @strawberry.type
 class TagConnection(relay.Connection[Tag]):
+    nodes: list[Tag] = strawberry.field(description=NODES_DOC)
     total_count: int = strawberry.field(description="Matching tags in all pages.")
 
 

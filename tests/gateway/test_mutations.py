@@ -57,7 +57,8 @@ async def test_delete_tag(gateway: Gateway, push_image: Callable[[str], None]) -
     ns = unique()
     await gateway.data(CREATE_ORG, {"n": ns})
     push_image(f"{ns}/doomed:v1")
-    delete = "mutation ($ns: String!) { deleteTag(namespace: $ns, repository: \"doomed\", tag: \"v1\") }"
+    delete = """mutation ($ns: String!) {
+        deleteTag(namespace: $ns, repository: "doomed", tag: "v1") }"""
     count = "query ($ns: String!) { repository(namespace: $ns, name: \"doomed\") { numImages } }"
 
     assert (await gateway.data(count, {"ns": ns}))["repository"]["numImages"] == 1

@@ -69,7 +69,8 @@ async def test_repeated_parents_cost_no_extra_backend_calls(
     gateway: Gateway, catalog: dict
 ) -> None:
     once = "query ($n: String!) { a: organization(name: $n) { %s } }"
-    twice = "query ($n: String!) { a: organization(name: $n) { %s } b: organization(name: $n) { %s } }"
+    twice = "query ($n: String!) { a: organization(name: $n) { %s } " \
+        "b: organization(name: $n) { %s } }"
     body = "name repositories { edges { node { name tags { edges { node { name } } } } } }"
     variables = {"n": catalog["a"]}
 
