@@ -26,7 +26,9 @@ async def get_manifest(ctx: Context, reference: str) -> Response:
     repository = ctx.repository()
     row = _resolve(ctx, repository, reference)
     media_type = str(row["media_type"])
-    if not manifests.accepts(ctx.request.headers.get("accept", ""), media_type):
+    # Clients such as skopeo send one Accept header per media type.
+    accept = ",".join(ctx.request.headers.getlist("accept"))
+    if not manifests.accepts(accept, media_type):
         raise errors.OCIError(
             404, errors.MANIFEST_UNKNOWN,
             f"the manifest is {media_type}, which the Accept header does not list",

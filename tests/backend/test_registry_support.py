@@ -2,7 +2,7 @@
 
 Kept out of a `tests/backend/conftest.py` on purpose: a second module named `conftest` would
 shadow the root one that other test modules import `BackendServer` from. The registry tests
-import these fixtures by name.
+import these fixtures (`*_fixture`, registered under the name without the suffix).
 """
 
 from __future__ import annotations
@@ -70,13 +70,13 @@ def grant(backend: BackendServer, org: str, user: User, level: int) -> None:
         conn.close()
 
 
-@pytest.fixture
-def org(backend: BackendServer) -> str:
+@pytest.fixture(name="org")
+def org_fixture(backend: BackendServer) -> str:
     return create_org(backend)
 
 
-@pytest.fixture(scope="session")
-def images(tmp_path_factory: pytest.TempPathFactory, make_test_image: Path) -> Path:
+@pytest.fixture(name="images", scope="session")
+def images_fixture(tmp_path_factory: pytest.TempPathFactory, make_test_image: Path) -> Path:
     """One OCI layout with the test images every registry test copies from."""
     layout = tmp_path_factory.mktemp("images") / "layout"
     variants = {
@@ -95,8 +95,8 @@ def images(tmp_path_factory: pytest.TempPathFactory, make_test_image: Path) -> P
 SkopeoRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def run_skopeo(skopeo: str, tmp_path: Path) -> SkopeoRunner:
+@pytest.fixture(name="run_skopeo")
+def run_skopeo_fixture(skopeo: str, tmp_path: Path) -> SkopeoRunner:
     """Run skopeo with a blob-info cache private to this test.
 
     skopeo running as root keeps its cache in /var/lib/containers/cache, shared by every run on
