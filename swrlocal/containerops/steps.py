@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swrlocal import identity
 from swrlocal.containerops import dockerfile, oci
 from swrlocal.containerops.process import run_streaming, step_environment
 from swrlocal.db import Row
@@ -348,7 +347,3 @@ EXECUTORS: dict[str, Callable[[StepContext], Awaitable[str]]] = {
     "gray_deploy": deploy,
 }
 
-
-def mint_token(ctx: StepContext) -> str:
-    runner = ctx.runner
-    return identity.create_token(runner.db, ctx.run["creator_id"], runner.clock)
