@@ -5,7 +5,15 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from swrlocal.manage import namespaces, permissions, repositories, sharing, tags, versions
+from swrlocal.manage import (
+    namespaces,
+    permissions,
+    repositories,
+    sharing,
+    tags,
+    users,
+    versions,
+)
 
 
 class APIVersionConvertor(Convertor[str]):
@@ -43,4 +51,5 @@ routes: list[BaseRoute] = [
     Route(REPO + "/tags/{tag}", tags.delete_tag, methods=["DELETE"]),
     *permissions.routes,  # organization permissions (accounts helper)
     *sharing.routes,  # shares with other accounts (accounts helper)
+    *users.routes,  # who the caller is (gateway `viewer`)
 ]
