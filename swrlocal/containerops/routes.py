@@ -160,13 +160,14 @@ def _status(request: Request, pipeline: Row) -> dict[str, Any]:
                 "state": {"review_results": [] if job is None else json.loads(job["review"])},
             }
         )
+    rendered = store.render_pipeline(_db(request), pipeline, _base_url(request))
     triggers = [
         {
             "is_satisfied": run is not None and run["origin"] == "webhook",
             "webhook": t["webhook"],
             "channel": t["channel"],
         }
-        for t in store.render_pipeline(_db(request), pipeline, "")["pre_operation"]["triggers"]
+        for t in rendered["pre_operation"]["triggers"]
     ]
     return {
         "status": "waiting" if run is None else run["status"],
@@ -181,10 +182,12 @@ def _status(request: Request, pipeline: Row) -> dict[str, Any]:
     }
 
 
+def _base_url(request: Request) -> str:
+    return str(request.app.state.backend.settings.base_url)
+
+
 def _show(request: Request, pipeline: Row) -> dict[str, Any]:
-    body = store.render_pipeline(
-        _db(request), pipeline, request.app.state.backend.settings.base_url
-    )
+    body = store.render_pipeline(_db(request), pipeline, _base_url(request))
     body["status"] = _status(request, pipeline)
     return body
 

@@ -346,4 +346,3 @@ EXECUTORS: dict[str, Callable[[StepContext], Awaitable[str]]] = {
     "official_deploy": deploy,
     "gray_deploy": deploy,
 }
-

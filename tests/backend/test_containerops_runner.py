@@ -415,3 +415,52 @@ def test_restart_marks_the_interrupted_job_failed(tmp_path: Path) -> None:
         assert local.show(pipeline_id)["status"]["status"] == "runtime_exception"
     finally:
         stop(restarted.process)
+
+
+def test_exception_handlers_ignore_error_and_return_to_start(ops: Ops, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    # the second stage fails the first time only; return_to_start runs the run again from stage 0
+    flaky = f'echo x >> {counter}; [ "$(wc -l < {counter})" -ge 3 ]'
+    created = ops.create(
+        ops.group("handlers"),
+        {
+            "name": "handled",
+            "stages": [
+                shell_stage(f"echo x >> {counter}", "count"),
+                shell_stage(flaky, "flaky", exception_handler={"type": "return_to_start"}),
+                shell_stage("exit 3", "broken", exception_handler={"type": "ignore_error"}),
+                shell_stage("echo done", "last"),
+            ],
+        },
+    )
+    pipeline_id = created["id"]
+    ops.start(pipeline_id)
+    assert ops.wait_status(pipeline_id, "success", "stage_exception")["status"] == "success"
+    assert [j["state"] for j in ops.jobs(pipeline_id, 0)] == ["Successful", "Successful"]
+    assert [j["state"] for j in ops.jobs(pipeline_id, 1)] == ["Successful", "Failed"]
+    assert [j["state"] for j in ops.jobs(pipeline_id, 2)] == ["Failed"]
+    assert "done" in ops.lines(pipeline_id, 3)
+
+
+def test_runs_beyond_the_limit_wait_for_a_slot(tmp_path: Path) -> None:
+    server = start_backend(tmp_path / "data", env={"SWR_MAX_CONCURRENT_RUNS": "1"})
+    try:
+        local = Ops(server.url, server.admin_token)
+        group = local.group("slots")
+        gate = {"name": "gate", "service_name": "test_review", "params": {"review_mode": "one"}}
+        first = local.create(group, {"name": "first", "stages": [gate]})["id"]
+        second = local.create(group, {"name": "second", "stages": [shell_stage("echo ran")]})["id"]
+        local.start(first)
+        local.wait_job(first, 0, "Waiting")
+        local.start(second)
+
+        # the second run stays queued while the first holds the only slot
+        assert local.show(second)["status"]["status"] == "waiting"
+        assert local.jobs(second, 0) == []
+        assert local.http.post(f"/v3/manage/pipelines/{first}/start").status_code == 409
+
+        assert review(local, first, 0, "pass").status_code == 201
+        assert local.wait_status(second, "success")["status"] == "success"
+        assert local.show(first)["status"]["status"] == "success"
+    finally:
+        stop(server.process)
