@@ -17,7 +17,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import quote, urlencode
@@ -56,6 +57,15 @@ class Caller:
         self.headers = {"X-Request-Id": self.request_id, "Accept": "application/json"}
         if self.token:
             self.headers["X-Auth-Token"] = self.token
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A backend answer whose body is still on the wire: iterate `chunks` once."""
+
+    status: int
+    headers: Mapping[str, str]
+    chunks: AsyncIterator[bytes]
 
 
 def repo_segment(name: str) -> str:
@@ -98,6 +108,9 @@ class BackendClient:
         self._observe = observer or (lambda method, route, status, elapsed: None)
         fast = isinstance(transport, BufferedAiohttpTransport)
         self._fetch = transport.fetch if fast else self._fetch_httpx  # type: ignore[union-attr]
+        self._open_stream = (
+            transport.stream if fast else self._stream_httpx  # type: ignore[union-attr]
+        )
 
     # -- versions (section 7) ------------------------------------------------------------
 
@@ -172,6 +185,58 @@ class BackendClient:
         path = f"{_repo_path(namespace, repository)}/tags/{segment(tag)}"
         await self._send(caller, "DELETE", _TAG, path)
 
+    # -- for the per-domain call modules (gateway/backend/manage_extra.py) ------------------
+
+    async def call(
+        self, caller: Caller, method: str, route: str, path: str, *,
+        body: Json | list[Any] | None = None, into: dict[str, str] | None = None,
+    ) -> Any:
+        """One Manage API call through the boundary; `route` is the path template (metrics)."""
+        return await self._send(caller, method, route, path, body=body, into=into)
+
+    async def call_page(self, caller: Caller, route: str, path: str, params: str, offset: int
+                        ) -> Page:
+        """A list call with `Content-Range` paging, as `list_repositories` makes it."""
+        return await self._page(caller, route, path, params, offset)
+
+    @asynccontextmanager
+    async def stream(
+        self, caller: Caller, method: str, route: str, path: str, headers: Mapping[str, str]
+    ) -> AsyncIterator[Streamed]:
+        """A call whose body is read chunk by chunk while the caller relays it (downloads).
+
+        An error status is read whole (error bodies are small) and raised as `BackendError`.
+        The process-wide slot is held for the whole transfer, since the connection is too.
+        """
+        if not caller.token:
+            raise Unauthenticated("no token: send Authorization: Bearer <token> or X-Auth-Token")
+        caller.calls += 1
+        sent = {**caller.headers, **headers}
+        async with self._pool, AsyncExitStack() as stack:
+            start, status = time.perf_counter(), 0
+            try:
+                status, got, chunks = await stack.enter_async_context(
+                    self._open_stream(method, self._base + path, sent)
+                )
+                if status >= 400:
+                    raise error_for_status(status, b"".join([c async for c in chunks]))
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"backend unreachable: {type(exc).__name__}") from exc
+            finally:
+                self._finish(caller, method, route, status, time.perf_counter() - start)
+            yield Streamed(status, got, chunks)
+
+    @asynccontextmanager
+    async def _stream_httpx(
+        self, method: str, url: str, headers: dict[str, str]
+    ) -> AsyncIterator[tuple[int, Mapping[str, str], AsyncIterator[bytes]]]:
+        request = self._http.build_request(method, url, headers=headers)
+        response = await self._http.send(request, stream=True)
+        try:
+            yield response.status_code, response.headers, response.aiter_raw()
+        finally:
+            await response.aclose()
+
     # -- the boundary ----------------------------------------------------------------------
 
     async def _page(self, caller: Caller, route: str, path: str, params: str, offset: int
@@ -184,7 +249,8 @@ class BackendClient:
 
     async def _send(
         self, caller: Caller, method: str, route: str, path: str, *,
-        body: Json | None = None, auth: bool = True, into: dict[str, str] | None = None,
+        body: Json | list[Any] | None = None, auth: bool = True,
+        into: dict[str, str] | None = None,
     ) -> Any:
         if auth and not caller.token:
             raise Unauthenticated("no token: send Authorization: Bearer <token> or X-Auth-Token")

@@ -11,13 +11,15 @@ times the CPU of the aiohttp call itself (docs/gateway.md, "Transport").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import aiohttp
 import httpx
 import yarl
 
 _HTTP_11 = {"http_version": b"HTTP/1.1"}
+STREAM_CHUNK = 64 * 1024  # what a streamed body is relayed in; memory per download is O(this)
 _JSON_TYPE = {"Content-Type": "application/json"}
 
 
@@ -55,6 +57,28 @@ class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
             ) as response:
                 return response.status, response.headers, await response.read()
+        except TimeoutError as exc:
+            raise httpx.TimeoutException(str(exc) or "backend timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+
+    @asynccontextmanager
+    async def stream(
+        self, method: str, url: str, headers: Mapping[str, str]
+    ) -> AsyncIterator[tuple[int, Mapping[str, str], AsyncIterator[bytes]]]:
+        """A call whose body stays on the wire: (status, headers, chunks) until the block ends.
+
+        Used by file downloads, which must not be read whole. Failures raise
+        `httpx.TransportError`, as in `fetch`.
+        """
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                method, yarl.URL(url, encoded=True), headers=headers, allow_redirects=False,
+            ) as response:
+                yield response.status, response.headers, response.content.iter_chunked(
+                    STREAM_CHUNK
+                )
         except TimeoutError as exc:
             raise httpx.TimeoutException(str(exc) or "backend timed out") from exc
         except aiohttp.ClientError as exc:
