@@ -26,7 +26,6 @@ def _upload_headers(ctx: Context, upload_id: str, size: int) -> dict[str, str]:
         "Location": ctx.url(f"blobs/uploads/{upload_id}"),
         "Docker-Upload-UUID": upload_id,
         "Range": _range_header(size),
-        "Content-Length": "0",
     }
 
 
@@ -89,7 +88,7 @@ async def delete_blob(ctx: Context, digest: str) -> Response:
     if not meta.unlink_blob(ctx.db, repository["id"], digest):
         raise errors.blob_unknown(digest)
     ctx.log("unlinked blob %s from %s", digest, ctx.name.full)
-    return Response(status_code=202, headers={"Content-Length": "0"})
+    return Response(status_code=202)
 
 
 def _try_mount(ctx: Context, repository: Row, digest: str, source: str) -> Response | None:

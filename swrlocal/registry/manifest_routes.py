@@ -107,7 +107,6 @@ async def put_manifest(ctx: Context, reference: str) -> Response:
     headers = {
         "Location": ctx.url(f"manifests/{digest}"),
         "Docker-Content-Digest": digest,
-        "Content-Length": "0",
     }
     if manifest.subject:
         headers["OCI-Subject"] = manifest.subject
@@ -126,4 +125,4 @@ async def delete_manifest(ctx: Context, reference: str) -> Response:
     if not deleted:
         raise errors.manifest_unknown(reference)
     ctx.log("deleted %s from %s", reference, ctx.name.full)
-    return Response(status_code=202, headers={"Content-Length": "0"})
+    return Response(status_code=202)
