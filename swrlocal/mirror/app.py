@@ -43,9 +43,12 @@ class Target:
 
 
 def _host_prefix(request: Request, domain: str) -> str | None:
-    host = request.headers.get("host", "")
-    label, _, rest = host.partition(".")
-    return label if domain and rest == domain else None
+    """The first label of `Host` when the rest is the mirror domain (ports are not compared:
+    a proxy in front may listen on another one)."""
+    label, _, rest = request.headers.get("host", "").partition(".")
+    if not domain or rest.rsplit(":", 1)[0] != domain.rsplit(":", 1)[0]:
+        return None
+    return label
 
 
 def resolve(request: Request, mirror: Mirror, url_prefix: str | None, name: str) -> Target:

@@ -275,3 +275,34 @@ def test_upstream_with_basic_auth(
     finally:
         stop(server.process)
         stop(upstream.process)
+
+
+def test_prefix_in_the_host_name(
+    tmp_path: Path, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path
+) -> None:
+    """With SWR_MIRROR_DOMAIN (wildcard DNS in a real set-up) the address is a bare origin,
+    as Docker's `registry-mirrors` requires; the account is read from the Host header."""
+    layout = tmp_path / "images"
+    digest = make_image(make_test_image, layout, "v6")
+    skopeo_run("copy", "--dest-tls-verify=false", f"oci:{layout}:v6",
+               f"docker://{upstream.host}/library/named:v6")
+    port = free_port()
+    env = {"SWR_MIRROR_PORT": str(port), "SWR_MIRROR_UPSTREAM": f"http://{upstream.host}",
+           "SWR_MIRROR_DOMAIN": "mirror.test"}
+    server = start_backend(tmp_path / "backend", env)
+    try:
+        address = accelerators(server, server.admin_token)["dockerhub_accelerator"]
+        parts = urlsplit(address)
+        assert parts.path == "" and parts.hostname.endswith(".mirror.test")
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/v2/library/named/manifests/v6",
+            headers={"Host": f"{parts.hostname}:{port}",
+                     "Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert response.status_code == 200
+        assert response.headers["docker-content-digest"] == digest
+        overview = httpx.get(f"{server.url}/v2/manage/mirror/images/overview",
+                             headers={"X-Auth-Token": server.admin_token}).json()
+        assert overview == {"download_times": 1}
+    finally:
+        stop(server.process)
