@@ -161,19 +161,27 @@ class Mirror:
         if upstream is None:
             raise _unavailable(what, "", False)
         # One download per digest at a time; the others wait and find it cached.
-        async with self._locks.setdefault(digest, asyncio.Lock()):
-            if hit := self._cached_blob(source, name, digest):
-                return hit
-            try:
-                size = await upstream.blob(name, digest, self.store)
-            except up.UpstreamUnavailable as exc:
-                raise _unavailable(what, str(exc), True) from exc
-            except up.UpstreamNotFound as exc:
-                raise oci.blob_unknown(digest) from exc
-            except up.UpstreamError as exc:
-                raise _upstream_failure(exc) from exc
-            self._link_blob(source, name, digest, size)
+        lock = self._locks.setdefault(digest, asyncio.Lock())
+        try:
+            async with lock:
+                if hit := self._cached_blob(source, name, digest):
+                    return hit
+                size = await self._fetch_blob(upstream, name, digest, what)
+                self._link_blob(source, name, digest, size)
+        finally:
+            if not lock.locked():
+                self._locks.pop(digest, None)
         return self.store.blob_path(digest), size
+
+    async def _fetch_blob(self, upstream: up.Upstream, name: str, digest: str, what: str) -> int:
+        try:
+            return await upstream.blob(name, digest, self.store)
+        except up.UpstreamUnavailable as exc:
+            raise _unavailable(what, str(exc), True) from exc
+        except up.UpstreamNotFound as exc:
+            raise oci.blob_unknown(digest) from exc
+        except up.UpstreamError as exc:
+            raise _upstream_failure(exc) from exc
 
     # -- tags ------------------------------------------------------------------------------
 

@@ -72,7 +72,7 @@ def sha256_digest(content: bytes) -> str:
 
 
 def _media_type(response: httpx.Response, content: bytes) -> str:
-    header = response.headers.get("content-type", "").split(";")[0].strip()
+    header = str(response.headers.get("content-type", "")).split(";")[0].strip()
     if header in MANIFEST_TYPES:
         return header
     # Some registries answer `application/json`; the document names its own type.
@@ -94,23 +94,26 @@ class Upstream:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    async def _send(self, method: str, path: str, scope: str, accept: str) -> httpx.Response:
+        headers = {"Accept": accept} if accept else {}
+        if scope in self._authorization:
+            headers["Authorization"] = self._authorization[scope]
+        request = self.client.build_request(method, path, headers=headers)
+        try:
+            return await self.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"upstream {self.url} unreachable: {exc}") from exc
+
     async def _open(self, method: str, path: str, scope: str, accept: str = "") -> httpx.Response:
         """Send a request, answering one auth challenge; the caller closes the response."""
-        for attempt in range(2):
-            headers = {"Accept": accept} if accept else {}
-            if scope in self._authorization:
-                headers["Authorization"] = self._authorization[scope]
-            request = self.client.build_request(method, path, headers=headers)
-            try:
-                response = await self.client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise UpstreamUnavailable(f"upstream {self.url} unreachable: {exc}") from exc
-            if response.status_code != 401 or attempt:
-                return response
-            await response.aclose()
-            challenge = response.headers.get("www-authenticate", "")
-            self._authorization[scope] = await self._answer(challenge, scope)
-        raise AssertionError("unreachable")
+        response = await self._send(method, path, scope, accept)
+        if response.status_code != 401:
+            return response
+        await response.aclose()
+        # A cached token may have expired: answer the fresh challenge, then try once more.
+        challenge = response.headers.get("www-authenticate", "")
+        self._authorization[scope] = await self._answer(challenge, scope)
+        return await self._send(method, path, scope, accept)
 
     async def _answer(self, challenge: str, scope: str) -> str:
         kind, _, params_text = challenge.partition(" ")

@@ -206,7 +206,20 @@ async def import_image(
     try:
         top = await source.manifest(source.reference)
         repository = ensure_repository(backend, name, description)
-        size = await _Copier(backend, store, source, repository["id"]).copy(top, tag)
+        try:
+            size = await _Copier(backend, store, source, repository["id"]).copy(top, tag)
+        except BaseException:
+            _drop_if_empty(backend, repository["id"])
+            raise
     finally:
         await source.aclose()
     return Imported(name, tag, top.digest, size)
+
+
+def _drop_if_empty(backend: Backend, repository_id: int) -> None:
+    """A failed first import leaves no empty official image behind in the catalog."""
+    backend.db.execute(
+        "DELETE FROM repositories WHERE id = ?"
+        " AND NOT EXISTS (SELECT 1 FROM tags WHERE repository_id = ?)",
+        (repository_id, repository_id),
+    )

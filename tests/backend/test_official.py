@@ -131,11 +131,15 @@ def test_import_refuses_a_tampered_layout(backend: BackendServer, tmp_path: Path
     manifest = json.loads(blob(root, tagged(root, "v1")))
     layer = root / "blobs" / "sha256" / manifest["layers"][0]["digest"].partition(":")[2]
     layer.write_bytes(b"x" * layer.stat().st_size)
+    name = unique("bad")
     result = subprocess.run(
         [sys.executable, "-m", "swrlocal", "official", "import", f"oci:{root}:v1",
-         unique("bad"), "--data-dir", str(backend.data_dir)],
+         name, "--data-dir", str(backend.data_dir)],
         capture_output=True, text=True,
     )
     assert result.returncode == 1
     assert "does not match its digest" in result.stderr
+    listed = httpx.get(f"{backend.url}/v2/manage/dockerhub/repos", params={"image_name": name},
+                       headers={"X-Auth-Token": backend.admin_token})
+    assert listed.json() == []
 
