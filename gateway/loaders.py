@@ -89,6 +89,11 @@ class Loaders:
         self.repository_page_by_query = RepositoryPageByQueryLoader(*args)
         self.tag_page_by_query = TagPageByQueryLoader(*args)
         self.tag_by_name = TagByNameLoader(*args)
+        # Accounts, shares, official images, packages. Imported here because that module
+        # builds on `_PerKeyLoader` above.
+        from gateway.loaders_extra import ExtraLoaders
+
+        self.extra = ExtraLoaders(*args)
 
     def forget(self) -> None:
         """Drop every cached answer; mutations call this so later reads see the change."""

@@ -14,9 +14,11 @@ from strawberry import relay
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.schema.accounts import AccountMutations, AccountQueries
 from gateway.schema.errors import ErrorCodes, is_unexpected, logger
 from gateway.schema.organizations import OrganizationMutations, OrganizationQueries
 from gateway.schema.repositories import RepositoryMutations, RepositoryQueries
+from gateway.schema.sharing import RepositoryShare, SharingMutations, SharingQueries
 from gateway.schema.tags import Tag, TagMutations
 
 
@@ -25,10 +27,13 @@ class NodeQueries:
     node: relay.Node | None = relay.node(description="Any object by its global id.")
 
 
-Query = merge_types("Query", (NodeQueries, OrganizationQueries, RepositoryQueries))
-Mutation = merge_types(
-    "Mutation", (OrganizationMutations, RepositoryMutations, TagMutations)
-)
+Query = merge_types("Query", (
+    NodeQueries, OrganizationQueries, RepositoryQueries, AccountQueries, SharingQueries,
+))
+Mutation = merge_types("Mutation", (
+    OrganizationMutations, RepositoryMutations, TagMutations, AccountMutations,
+    SharingMutations,
+))
 
 
 class GatewaySchema(strawberry.Schema):
@@ -48,5 +53,5 @@ class GatewaySchema(strawberry.Schema):
 
 
 schema = GatewaySchema(
-    query=Query, mutation=Mutation, types=[Tag], extensions=[ErrorCodes]
+    query=Query, mutation=Mutation, types=[Tag, RepositoryShare], extensions=[ErrorCodes]
 )

@@ -18,6 +18,7 @@ from gateway.schema.scalars import Long
 from gateway.schema.types import Info
 
 if TYPE_CHECKING:
+    from gateway.schema.accounts import OrganizationPermissions
     from gateway.schema.repositories import (
         RepositoryConnection,
         RepositoryFilter,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 _Repos = Annotated["RepositoryConnection", strawberry.lazy("gateway.schema.repositories")]
 _Filter = Annotated["RepositoryFilter", strawberry.lazy("gateway.schema.repositories")]
 _Order = Annotated["RepositoryOrder", strawberry.lazy("gateway.schema.repositories")]
+_Permissions = Annotated["OrganizationPermissions", strawberry.lazy("gateway.schema.accounts")]
 
 
 @strawberry.enum(description="The caller's permission (the backend's `auth`: 7, 3, 1, 0).")
@@ -65,6 +67,12 @@ class Organization(relay.Node):
         from gateway.schema.repositories import load_repositories
 
         return await load_repositories(info, self.name, filter, order_by, first, after)
+
+    @strawberry.field(description="Who holds which permission here (needs read on it).")
+    async def permissions(self, info: Info) -> _Permissions:
+        from gateway.schema.accounts import load_permissions
+
+        return await load_permissions(info, self.name)
 
     @classmethod
     async def resolve_nodes(

@@ -19,11 +19,13 @@ from gateway.schema.scalars import DateTime, Long
 from gateway.schema.types import Info
 
 if TYPE_CHECKING:
+    from gateway.schema.sharing import RepositoryShare
     from gateway.schema.tags import TagConnection, TagFilter, TagOrder
 
 _Tags = Annotated["TagConnection", strawberry.lazy("gateway.schema.tags")]
 _TagFilter = Annotated["TagFilter", strawberry.lazy("gateway.schema.tags")]
 _TagOrder = Annotated["TagOrder", strawberry.lazy("gateway.schema.tags")]
+_Share = Annotated["RepositoryShare", strawberry.lazy("gateway.schema.sharing")]
 
 
 @strawberry.enum(description="Repository categories of the contract (1.4).")
@@ -90,6 +92,13 @@ class Repository(relay.Node):
         from gateway.schema.tags import load_tags
 
         return await load_tags(info, self.namespace, self.name, filter, order_by, first, after)
+
+    @strawberry.field(description="Accounts this repository is shared with; members of its "
+                      "organization only (FORBIDDEN for others).")
+    async def shares(self, info: Info) -> list[_Share]:
+        from gateway.schema.sharing import load_shares
+
+        return await load_shares(info, self.namespace, self.name)
 
     @classmethod
     async def resolve_nodes(
