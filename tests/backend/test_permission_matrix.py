@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BackendServer
+from tests.conftest import BackendServer, start_backend, stop
 
 ACTORS = ("admin", "m7", "m3", "m1", "m0", "shared", "stranger")
 NS_NOT_FOUND = (404, "SVCSTG.SWR.4040058")
@@ -99,6 +99,18 @@ REPOSITORIES = "/v2/manage/namespaces/{org}/repositories"
 
 @pytest.fixture(scope="module")
 def world(
+    skopeo: str, make_test_image: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    # A private server: the public repository made here would show in every account's catalog
+    # on the shared one.
+    backend = start_backend(tmp_path_factory.mktemp("matrix-data"))
+    try:
+        yield from _populate(backend, skopeo, make_test_image, tmp_path_factory)
+    finally:
+        stop(backend.process)
+
+
+def _populate(
     backend: BackendServer, skopeo: str, make_test_image: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[World]:
