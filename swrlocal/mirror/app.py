@@ -73,7 +73,8 @@ def resolve(request: Request, mirror: Mirror, url_prefix: str | None, name: str)
 async def _manifest(request: Request, mirror: Mirror, target: Target, reference: str) -> Response:
     require_reference(reference)
     found = await mirror.manifest(target.source, target.name, reference)
-    if not accepts(request.headers.get("accept", ""), found.media_type):
+    # Go clients (skopeo, Docker) send one `Accept` header line per media type.
+    if not accepts(", ".join(request.headers.getlist("accept")), found.media_type):
         raise oci.OCIError(404, oci.MANIFEST_UNKNOWN,
                            f"the manifest is {found.media_type}, not in the Accept header")
     headers = {"Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"',

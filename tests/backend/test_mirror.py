@@ -306,3 +306,29 @@ def test_prefix_in_the_host_name(
         assert overview == {"download_times": 1}
     finally:
         stop(server.process)
+
+
+def test_index_with_a_large_layer_through_the_mirror(
+    mirrored: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
+    tmp_path: Path,
+) -> None:
+    layout = tmp_path / "images"
+    result = subprocess.run(
+        [str(make_test_image), str(layout), "multi", "--text", uuid.uuid4().hex, "--quiet",
+         "--platforms", "linux/amd64,linux/arm64/v8", "--size", "3000000"],
+        check=True, capture_output=True, text=True,
+    )
+    digest = result.stdout.strip()
+    skopeo_run("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi",
+               f"docker://{upstream.host}/library/multi:1")
+    address = accelerators(mirrored, mirrored.admin_token)["dockerhub_accelerator"]
+    skopeo_run("copy", "--all", "--src-tls-verify=false", image_ref(address, "library/multi:1"),
+               f"oci:{tmp_path / 'out'}:1")
+    pulled = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert pulled["manifests"][0]["digest"] == digest
+    index = json.loads((layout / "blobs" / "sha256" / digest[7:]).read_bytes())
+    for child in index["manifests"]:  # every platform's manifest and blobs came through
+        manifest = json.loads((layout / "blobs/sha256" / child["digest"][7:]).read_bytes())
+        for layer in manifest["layers"]:
+            copied = tmp_path / "out" / "blobs" / "sha256" / layer["digest"][7:]
+            assert copied.stat().st_size == layer["size"]
