@@ -24,6 +24,8 @@ from gateway.backend.client import BackendClient, Caller
 from gateway.backend.errors import BackendError
 from gateway.backend.http import DEFAULT_TRANSPORT, make_transport, open_http_client
 from gateway.context import Context
+from gateway.downloads import DownloadLinks
+from gateway.downloads import routes as download_routes
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestIdMiddleware, request_id_of
 from gateway.schema import schema
@@ -126,9 +128,11 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *download_routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.download_links = DownloadLinks(settings.download_key)
     return app

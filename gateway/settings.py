@@ -36,6 +36,8 @@ class Settings:
     # Benchmark/diagnostic switch (`SWR_DATALOADERS=off`): loaders neither dedupe nor cache, so
     # every parent makes its own backend call, as a naive resolver would.
     dataloaders: bool = True
+    # Key of signed download links (`gateway.downloads`); empty: a random key per process.
+    download_key: str = field(default="", repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -61,6 +63,7 @@ class Settings:
             "graphiql": env.get("SWR_GRAPHIQL", "1").lower() not in {"0", "false", "no"},
             "redis_url": env.get("SWR_REDIS_URL", ""),
             "dataloaders": env.get("SWR_DATALOADERS", "on").lower() not in _OFF,
+            "download_key": env.get("SWR_DOWNLOAD_KEY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -16,7 +16,9 @@ from strawberry.types import ExecutionContext
 
 from gateway.schema.accounts import AccountMutations, AccountQueries
 from gateway.schema.errors import ErrorCodes, is_unexpected, logger
+from gateway.schema.official import OfficialImage, OfficialQueries
 from gateway.schema.organizations import OrganizationMutations, OrganizationQueries
+from gateway.schema.packages import Package, PackageQueries
 from gateway.schema.repositories import RepositoryMutations, RepositoryQueries
 from gateway.schema.sharing import RepositoryShare, SharingMutations, SharingQueries
 from gateway.schema.tags import Tag, TagMutations
@@ -29,6 +31,7 @@ class NodeQueries:
 
 Query = merge_types("Query", (
     NodeQueries, OrganizationQueries, RepositoryQueries, AccountQueries, SharingQueries,
+    OfficialQueries, PackageQueries,
 ))
 Mutation = merge_types("Mutation", (
     OrganizationMutations, RepositoryMutations, TagMutations, AccountMutations,
@@ -53,5 +56,6 @@ class GatewaySchema(strawberry.Schema):
 
 
 schema = GatewaySchema(
-    query=Query, mutation=Mutation, types=[Tag, RepositoryShare], extensions=[ErrorCodes]
+    query=Query, mutation=Mutation, types=[Tag, RepositoryShare, OfficialImage, Package],
+    extensions=[ErrorCodes],
 )
