@@ -21,6 +21,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from gateway.backend.client import BackendClient, Caller
+from gateway.backend.containerops import ContainerOpsClient
 from gateway.backend.errors import BackendError
 from gateway.backend.http import DEFAULT_TRANSPORT, make_transport, open_http_client
 from gateway.context import Context
@@ -30,6 +31,7 @@ from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestIdMiddleware, request_id_of
 from gateway.schema import schema
 from gateway.settings import Settings
+from gateway.subscriptions import HubOptions, SubscriptionHub
 
 logger = logging.getLogger("gateway")
 _TOKEN_PARAMS = ("authToken", "Authorization", "X-Auth-Token", "token")
@@ -103,6 +105,14 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def open_hub(client: BackendClient, settings: Settings, metrics: Metrics) -> SubscriptionHub:
+    """The process's shared log followers and status pollers (docs/subscriptions.md)."""
+    options = HubOptions(recheck_seconds=settings.subscription_recheck_seconds,
+                         queue_size=settings.subscription_queue_size)
+    return SubscriptionHub(ContainerOpsClient(client), options.for_timeout(
+        settings.backend_timeout), metrics.registry)
+
+
 def create_app(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> Starlette:
@@ -119,7 +129,9 @@ def create_app(
                 slow_call_seconds=settings.slow_call_seconds,
                 observer=metrics.observe_call, transport=chosen,
             )
+            app.state.subscriptions = open_hub(app.state.backend, settings, metrics)
             yield
+            await app.state.subscriptions.close()
 
     app = Starlette(
         routes=[

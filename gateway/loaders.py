@@ -94,6 +94,10 @@ class Loaders:
         from gateway.loaders_extra import ExtraLoaders
 
         self.extra = ExtraLoaders(*args)
+        # ContainerOps (groups, templates, pipelines, jobs, logs); same reason for the import.
+        from gateway.schema.pipeline_loaders import PipelineLoaders
+
+        self.pipelines = PipelineLoaders(*args)
 
     def forget(self) -> None:
         """Drop every cached answer; mutations call this so later reads see the change."""

@@ -36,6 +36,9 @@ class Settings:
     # Benchmark/diagnostic switch (`SWR_DATALOADERS=off`): loaders neither dedupe nor cache, so
     # every parent makes its own backend call, as a naive resolver would.
     dataloaders: bool = True
+    # Subscriptions (docs/subscriptions.md): access re-check period, per-subscriber queue bound.
+    subscription_recheck_seconds: float = 30.0
+    subscription_queue_size: int = 1000
     # Key of signed download links (`gateway.downloads`); empty: a random key per process.
     download_key: str = field(default="", repr=False)
 
@@ -63,6 +66,10 @@ class Settings:
             "graphiql": env.get("SWR_GRAPHIQL", "1").lower() not in {"0", "false", "no"},
             "redis_url": env.get("SWR_REDIS_URL", ""),
             "dataloaders": env.get("SWR_DATALOADERS", "on").lower() not in _OFF,
+            "subscription_recheck_seconds": float(
+                env.get("SWR_SUBSCRIPTION_RECHECK_SECONDS", "30")
+            ),
+            "subscription_queue_size": int(env.get("SWR_SUBSCRIPTION_QUEUE_SIZE", "1000")),
             "download_key": env.get("SWR_DOWNLOAD_KEY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -19,6 +19,9 @@ from gateway.schema.errors import ErrorCodes, is_unexpected, logger
 from gateway.schema.official import OfficialImage, OfficialQueries
 from gateway.schema.organizations import OrganizationMutations, OrganizationQueries
 from gateway.schema.packages import Package, PackageQueries
+from gateway.schema.pipeline_mutations import PipelineMutations
+from gateway.schema.pipeline_subscriptions import PipelineSubscriptions
+from gateway.schema.pipelines import Job, PipelineQueries, PipelineTemplate
 from gateway.schema.repositories import RepositoryMutations, RepositoryQueries
 from gateway.schema.sharing import RepositoryShare, SharingMutations, SharingQueries
 from gateway.schema.tags import Tag, TagMutations
@@ -31,12 +34,13 @@ class NodeQueries:
 
 Query = merge_types("Query", (
     NodeQueries, OrganizationQueries, RepositoryQueries, AccountQueries, SharingQueries,
-    OfficialQueries, PackageQueries,
+    OfficialQueries, PackageQueries, PipelineQueries,
 ))
 Mutation = merge_types("Mutation", (
     OrganizationMutations, RepositoryMutations, TagMutations, AccountMutations,
-    SharingMutations,
+    SharingMutations, PipelineMutations,
 ))
+Subscription = merge_types("Subscription", (PipelineSubscriptions,))
 
 
 class GatewaySchema(strawberry.Schema):
@@ -56,6 +60,7 @@ class GatewaySchema(strawberry.Schema):
 
 
 schema = GatewaySchema(
-    query=Query, mutation=Mutation, types=[Tag, RepositoryShare, OfficialImage, Package],
+    query=Query, mutation=Mutation, subscription=Subscription,
+    types=[Tag, RepositoryShare, OfficialImage, Package, PipelineTemplate, Job],
     extensions=[ErrorCodes],
 )

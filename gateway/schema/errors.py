@@ -100,3 +100,10 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [classify(error) for error in errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription (its operation hook runs only once it ends)."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [classify(error) for error in errors]
+        yield
