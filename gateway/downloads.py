@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from contextlib import AsyncExitStack
 from urllib.parse import quote
 
@@ -49,9 +50,11 @@ class DownloadLinks:
     def __init__(self, key: str = "") -> None:
         self._fernet = Fernet(key.encode() if key else Fernet.generate_key())
 
-    def sign(self, ref: FileRef, token: str) -> str:
+    def sign(self, ref: FileRef, token: str, issued_at: int | None = None) -> str:
+        """A token for `ref`; `issued_at` (Unix seconds, default now) is for tests of expiry."""
         payload = json.dumps({"f": list(ref), "t": token}).encode()
-        return self._fernet.encrypt(payload).decode()
+        when = int(time.time()) if issued_at is None else issued_at
+        return self._fernet.encrypt_at_time(payload, when).decode()
 
     def open(self, signed: str, ref: FileRef) -> str | None:
         """The backend token of a link to `ref`, or None if forged, expired or for another file."""
