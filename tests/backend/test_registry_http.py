@@ -463,27 +463,6 @@ def test_tags_list_paging(backend: BackendServer, org: str) -> None:
                      404, "NAME_UNKNOWN")
 
 
-def test_catalog_lists_only_readable_repositories(backend: BackendServer) -> None:
-    mine, hidden = create_org(backend), create_org(backend)
-    for name in ("b", "a", "c/d"):
-        push_blob(backend, f"{mine}/{name}", b"x")
-    push_blob(backend, f"{hidden}/secret", b"x")
-    reader = create_user(backend, "reader")
-    grant(backend, mine, reader, 1)
-    headers = bearer(backend, reader.token, "registry:catalog:*")
-
-    first = httpx.get(f"{backend.url}/v2/_catalog", params={"n": 2}, headers=headers)
-    assert first.json() == {"repositories": [f"{mine}/a", f"{mine}/b"]}
-    assert first.headers["link"] == f'</v2/_catalog?n=2&last={mine}%2Fb>; rel="next"'
-    rest = httpx.get(f"{backend.url}/v2/_catalog", params={"n": 2, "last": f"{mine}/b"},
-                     headers=headers)
-    assert rest.json() == {"repositories": [f"{mine}/c/d"]}
-    assert "link" not in rest.headers
-
-    no_scope = bearer(backend, reader.token, f"repository:{mine}/a:pull")
-    assert_oci_error(httpx.get(f"{backend.url}/v2/_catalog", headers=no_scope), 403, "DENIED")
-
-
 # --- durability and memory ------------------------------------------------------------------
 
 
@@ -559,3 +538,25 @@ def test_large_chunked_upload_runs_in_constant_memory(own_backend: BackendServer
     assert landed.stat().st_size == total
     # The whole blob is 50 MiB; the server may grow by a few buffers, not by the blob.
     assert (peak - baseline) * 1024 < total // 5, (peak, baseline)
+
+
+def test_catalog_lists_only_readable_repositories(own_backend: BackendServer) -> None:
+    backend = own_backend  # alone, so public repositories of other tests stay out of sight
+    mine, hidden = create_org(backend), create_org(backend)
+    for name in ("b", "a", "c/d"):
+        push_blob(backend, f"{mine}/{name}", b"x")
+    push_blob(backend, f"{hidden}/secret", b"x")
+    reader = create_user(backend, "reader")
+    grant(backend, mine, reader, 1)
+    headers = bearer(backend, reader.token, "registry:catalog:*")
+
+    first = httpx.get(f"{backend.url}/v2/_catalog", params={"n": 2}, headers=headers)
+    assert first.json() == {"repositories": [f"{mine}/a", f"{mine}/b"]}
+    assert first.headers["link"] == f'</v2/_catalog?n=2&last={mine}%2Fb>; rel="next"'
+    rest = httpx.get(f"{backend.url}/v2/_catalog", params={"n": 2, "last": f"{mine}/b"},
+                     headers=headers)
+    assert rest.json() == {"repositories": [f"{mine}/c/d"]}
+    assert "link" not in rest.headers
+
+    no_scope = bearer(backend, reader.token, f"repository:{mine}/a:pull")
+    assert_oci_error(httpx.get(f"{backend.url}/v2/_catalog", headers=no_scope), 403, "DENIED")
