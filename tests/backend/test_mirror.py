@@ -203,9 +203,10 @@ def test_without_upstream_only_cache_is_served(tmp_path: Path) -> None:
 
 
 def test_official_import_from_a_registry(
-    backend: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
+    mirrored: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
     tmp_path: Path,
 ) -> None:
+    backend = mirrored  # a server of its own: official images are public
     layout = tmp_path / "images"
     digest = make_image(make_test_image, layout, "v3")
     skopeo_run("copy", "--dest-tls-verify=false", f"oci:{layout}:v3",

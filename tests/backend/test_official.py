@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BackendServer
+from tests.conftest import BackendServer, start_backend, stop
 
 
 def unique(prefix: str) -> str:
@@ -46,6 +46,15 @@ def image_size(layout: Path, digest: str) -> int:
     if "manifests" in manifest:
         return sum(image_size(layout, child["digest"]) for child in manifest["manifests"])
     return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServer]:
+    """A server of this module's own: official images are public, and would otherwise show up
+    in the registry catalog other tests read from the shared server."""
+    server = start_backend(tmp_path_factory.mktemp("official-backend"))
+    yield server
+    stop(server.process)
 
 
 @pytest.fixture
