@@ -85,11 +85,13 @@ class Feed(Generic[E]):
 
     def attach(self, subscriber: Subscriber[E]) -> None:
         self.subscribers[subscriber] = None
+        self._counters.joined(self.kind, 1)
         if self._task is None and not self.done:
             self._counters.started(self.kind)
             self._task = asyncio.create_task(self._run(), name=f"feed {self.name}")
 
     def detach(self, subscriber: Subscriber[E]) -> None:
+        self._counters.joined(self.kind, -1)
         self.subscribers.pop(subscriber, None)
         if not self.subscribers:
             self.close()
@@ -155,5 +157,8 @@ class FeedCounters:
         pass
 
     def dropped(self, reason: str) -> None:
+        pass
+
+    def joined(self, kind: str, delta: int) -> None:
         pass
 

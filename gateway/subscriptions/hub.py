@@ -11,6 +11,7 @@ Metrics (in the app's registry):
 | `gateway_subscription_feeds_started_total` | `kind` (`log`, `status`) |
 | `gateway_subscription_feed_reads_total` | `kind`: backend reads made by feeds |
 | `gateway_subscription_feeds` | gauge by `kind`: feeds running now |
+| `gateway_subscription_subscribers` | gauge by `kind`: subscribers attached to a feed now |
 | `gateway_subscription_drops_total` | `reason` (`slow`, `unauthenticated`, `forbidden`, ...) |
 """
 
@@ -57,6 +58,8 @@ class PrometheusCounters(FeedCounters):
                              "Backend reads made by feeds", ["kind"], registry=registry)
         self.running = Gauge("gateway_subscription_feeds", "Feeds running", ["kind"],
                              registry=registry)
+        self.attached = Gauge("gateway_subscription_subscribers", "Subscribers attached",
+                              ["kind"], registry=registry)
         self.drops = Counter("gateway_subscription_drops", "Subscribers dropped by a feed",
                              ["reason"], registry=registry)
 
@@ -69,6 +72,9 @@ class PrometheusCounters(FeedCounters):
 
     def polled(self, kind: str) -> None:
         self.reads.labels(kind).inc()
+
+    def joined(self, kind: str, delta: int) -> None:
+        self.attached.labels(kind).inc(delta)
 
     def dropped(self, reason: str) -> None:
         self.drops.labels(reason).inc()
