@@ -38,7 +38,10 @@ class OfficialImageVersion:
 
 
 @strawberry.type
-class OfficialImageVersionConnection(relay.Connection[OfficialImageVersion]):
+# Versions have no id of their own to fetch them by, so they are not Nodes.
+class OfficialImageVersionConnection(
+    relay.Connection[OfficialImageVersion]  # type: ignore[type-var]
+):
     nodes: list[OfficialImageVersion] = strawberry.field(description=NODES_DOC)
     total_count: int
 

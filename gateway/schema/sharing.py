@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry import relay
 
 from gateway.backend import manage_extra as calls
-from gateway.backend.models import Json
+from gateway.backend.models import Json, RepositoryJson
 from gateway.schema.errors import UserInputError, check_namespace, check_repository
 from gateway.schema.node import repository_key, split_repository_key
 from gateway.schema.pagination import NODES_DOC, OrderDirection, build_connection, page_window
@@ -112,7 +112,10 @@ class SharedRepository:
 
 
 @strawberry.type
-class SharedRepositoryConnection(relay.Connection[SharedRepository]):
+# Not a Node: a list item pairs a repository with its share state.
+class SharedRepositoryConnection(
+    relay.Connection[SharedRepository]  # type: ignore[type-var]
+):
     nodes: list[SharedRepository] = strawberry.field(description=NODES_DOC)
     total_count: int = strawberry.field(description="Matching repositories in all pages.")
 
@@ -146,7 +149,7 @@ class SharedRepositoryOrder:
 def _shared_node(center: ShareCenter) -> Any:
     def node(item: Json) -> SharedRepository:
         valid = bool(item.get("status")) if center is ShareCenter.THIRDPARTY else None
-        return SharedRepository(repository=Repository.from_json(item),
+        return SharedRepository(repository=Repository.from_json(cast(RepositoryJson, item)),
                                 owner_account=item.get("domain_name", ""), is_valid=valid)
 
     return node
@@ -157,7 +160,7 @@ def shared_query(center: ShareCenter, filter: SharedRepositoryFilter | None,
                  ) -> calls.SharedQuery:
     f = filter or SharedRepositoryFilter()
     return calls.SharedQuery(
-        center=center.value, namespace=f.namespace and check_namespace(f.namespace),
+        center=cast(str, center.value), namespace=f.namespace and check_namespace(f.namespace),
         name=f.name, domain_name=f.owner_account, status=f.is_valid,
         order_column=order_by.field.value if order_by else None,
         order_type=order_by.direction.value if order_by else None,
