@@ -5,7 +5,8 @@ repositories x 5 tags through the real APIs, then for each round and target star
 pinned to CPU 1, checks its answer, counts its backend calls per query, and load-tests it with
 wrk (pinned to CPU 0, beside the backend) at each concurrency. Targets:
 
-- `loaders`: `swr-gateway serve` as shipped (per-request dataloaders);
+- `loaders`: `swr-gateway serve` as shipped (per-request dataloaders), `edges { node }` shape;
+- `nodes`: the same gateway and data, read through the connections' `nodes` shortcut;
 - `naive`: the same with `SWR_DATALOADERS=off` (one backend call per parent, no dedupe);
 - `direct`: bench/direct_calls.py, the same backend calls with no GraphQL (the floor);
 - `hive`: Hive Gateway over GraphQL Mesh's composition of the backend's `/openapi.json`.
@@ -42,11 +43,14 @@ BENCH = ROOT / "bench"
 VENV_BIN = Path(sys.executable).parent
 GATEWAY_CPU, BACKEND_CPU = 1, 0
 BACKEND_PORT, GATEWAY_PORT, HIVE_PORT = 18080, 18000, 14000
-TARGETS = ("loaders", "naive", "direct", "hive")
+TARGETS = ("loaders", "nodes", "naive", "direct", "hive")
 
 _TAGS = "tags(first: 100) { edges { node { name digest } } }"
 _REPOS = f"repositories(first: 100) {{ edges {{ node {{ name {_TAGS} }} }} }}"
 OURS = f"organizations(first: 100) {{ edges {{ node {{ name {_REPOS} }} }} }}"
+# The same connections read through their `nodes` shortcut (no edge objects, no cursors).
+OURS_NODES = ("organizations(first: 100) { nodes { name repositories(first: 100) { nodes { name"
+              " tags(first: 100) { nodes { name digest } } } } } }")
 _HIVE_TAGS = "TagsOfRepository { ... on ShowReposTagResp { Tag digest } }"
 _HIVE_REPOS = f"repos {{ ... on ShowReposResp {{ name {_HIVE_TAGS} }} }}"
 HIVE = (f"ListNamespaces {{ ... on ListNamespacesResponse {{ namespaces {{ name {_HIVE_REPOS} }}"
@@ -55,7 +59,7 @@ HIVE = (f"ListNamespaces {{ ... on ListNamespacesResponse {{ namespaces {{ name 
 
 def query_text(target: str, aliased: bool) -> str:
     """The nested query; `aliased` asks for the same tree twice (`a:` and `b:`)."""
-    field = HIVE if target == "hive" else OURS
+    field = {"hive": HIVE, "nodes": OURS_NODES}.get(target, OURS)
     return f"{{ a: {field} b: {field} }}" if aliased else f"{{ {field} }}"
 
 
@@ -108,7 +112,7 @@ def start_target(stack: Stack, target: str) -> tuple[Service | None, str]:
         service = hive.start(stack.procs, stack.hive_dir, GATEWAY_CPU, HIVE_PORT)
         url = f"http://127.0.0.1:{HIVE_PORT}/graphql"
     else:
-        env = {"SWR_DATALOADERS": "on" if target == "loaders" else "off",
+        env = {"SWR_DATALOADERS": "off" if target == "naive" else "on",
                "SWR_DATA_DIR": str(stack.work / "gateway"), "SWR_GRAPHIQL": "0"}
         argv = [str(VENV_BIN / "swr-gateway"), "serve", "--port", str(GATEWAY_PORT),
                 "--backend-url", stack.backend_url]
