@@ -123,6 +123,25 @@ def principal_for_token(db: Database, token: str) -> Principal | None:
     return None if row is None else _principal(row)
 
 
+def active_token_id(db: Database, token: str) -> int | None:
+    """The id of an API token that is not revoked; registry bearer tokens carry it."""
+    value = db.scalar(
+        "SELECT id FROM api_tokens WHERE token_hash = ? AND revoked IS NULL", (hash_token(token),)
+    )
+    return None if value is None else int(value)
+
+
+def principal_for_token_id(db: Database, token_id: int) -> Principal | None:
+    """The owner of an API token still in force, looked up again on every registry request."""
+    row = db.one(
+        _PRINCIPAL_COLUMNS + " FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
+        " JOIN domains ON domains.id = users.domain_id"
+        " WHERE api_tokens.id = ? AND api_tokens.revoked IS NULL",
+        (token_id,),
+    )
+    return None if row is None else _principal(row)
+
+
 def _principal(row: Row) -> Principal:
     return Principal(
         user_id=row["user_id"],

@@ -48,7 +48,9 @@ class BackendSettings:
         return f"http://{self.registry_host}"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> BackendSettings:
+    def from_env(
+        cls, environ: dict[str, str] | None = None, **overrides: object
+    ) -> BackendSettings:
         """Build settings from `SWR_*` variables; explicit keyword overrides win (CLI flags)."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {

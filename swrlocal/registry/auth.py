@@ -25,8 +25,7 @@ from starlette.requests import Request
 
 from swrlocal import access
 from swrlocal.clock import rfc3339
-from swrlocal.db import Database
-from swrlocal.identity import Principal, principal_for_token
+from swrlocal.identity import Principal, principal_for_token, principal_for_token_id
 from swrlocal.registry import errors
 from swrlocal.registry.names import RepoName, parse_name
 from swrlocal.state import Backend
@@ -106,20 +105,6 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def principal_by_id(db: Database, user_id: str) -> Principal | None:
-    row = db.one(
-        "SELECT users.id, users.name, users.is_admin, domains.id AS domain_id,"
-        " domains.name AS domain_name FROM users JOIN domains ON domains.id = users.domain_id"
-        " WHERE users.id = ?",
-        (user_id,),
-    )
-    if row is None:
-        return None
-    return Principal(
-        row["id"], row["name"], row["domain_id"], row["domain_name"], bool(row["is_admin"])
-    )
-
-
 def repository_level(backend: Backend, principal: Principal, name: RepoName) -> int:
     """The caller's level on a repository; on a missing one, its level on the organization."""
     db = backend.db
@@ -151,7 +136,7 @@ def _decode(backend: Backend, key: bytes, token: str) -> dict[str, Any] | None:
             token, key, algorithms=["HS256"], audience=SERVICE, issuer=ISSUER,
             # Expiry is compared with the backend's clock below, which tests can move.
             options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                     "require": ["exp", "sub", "access"]},
+                     "require": ["exp", "sub", "tid", "access"]},
         )
     except jwt.PyJWTError:
         return None
@@ -165,8 +150,10 @@ def authenticate(backend: Backend, key: bytes, request: Request, scope: str | No
     token = bearer_token(request)
     if token is not None:
         claims = _decode(backend, key, token)
-        principal = principal_by_id(backend.db, str(claims["sub"])) if claims else None
-        if claims is None or principal is None:
+        # The API token the bearer token was issued for must still be in force: revoking it
+        # ends registry access at once, not when the bearer token expires.
+        principal = principal_for_token_id(backend.db, int(claims["tid"])) if claims else None
+        if claims is None or principal is None or principal.user_id != claims["sub"]:
             raise unauthorized(backend, scope, "invalid or expired token")
         grants: dict[tuple[str, str], frozenset[str]] = {}
         for entry in claims["access"]:
@@ -201,7 +188,11 @@ def parse_scopes(values: list[str]) -> list[tuple[str, str, list[str]]]:
 
 
 def issue_token(
-    backend: Backend, key: bytes, principal: Principal, scopes: list[tuple[str, str, list[str]]]
+    backend: Backend,
+    key: bytes,
+    principal: Principal,
+    token_id: int,
+    scopes: list[tuple[str, str, list[str]]],
 ) -> dict[str, Any]:
     now: datetime = backend.clock.now()
     ttl = backend.settings.registry_token_ttl
@@ -215,6 +206,7 @@ def issue_token(
         "iss": ISSUER,
         "aud": SERVICE,
         "sub": principal.user_id,
+        "tid": token_id,
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from swrlocal.identity import active_token_id
 from swrlocal.registry import auth, blob_routes, errors, manifest_routes, meta
 from swrlocal.registry.context import Context, registry_state
 from swrlocal.registry.names import parse_name, require_name
@@ -183,14 +184,15 @@ async def token_endpoint(request: Request) -> Response:
         raise errors.OCIError(400, errors.UNSUPPORTED, f"unknown service {service!r}")
     password = auth.basic_password(request)
     principal = auth.principal_for_token(backend.db, password) if password else None
-    if principal is None:
+    token_id = active_token_id(backend.db, password) if password else None
+    if principal is None or token_id is None:
         message = "invalid credentials" if password else "authentication required"
         raise errors.OCIError(
             401, errors.UNAUTHORIZED, message,
             headers={"WWW-Authenticate": f'Basic realm="{auth.SERVICE}"'},
         )
     scopes = auth.parse_scopes(request.query_params.getlist("scope"))
-    return JSONResponse(auth.issue_token(backend, key, principal, scopes))
+    return JSONResponse(auth.issue_token(backend, key, principal, token_id, scopes))
 
 
 async def token_route(request: Request) -> Response:

@@ -78,8 +78,6 @@ def test_revoked_token_stops_on_rest_and_registry(
     assert basic.status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="registry JWTs do not name the API token they came from; "
-                   "one minted before a revocation lives until it expires (registry helper)")
 def test_registry_bearer_token_dies_with_its_api_token(backend: BackendServer) -> None:
     account = unique()
     backend.admin("account", "create", account)

@@ -132,8 +132,10 @@ def test_expired_and_forged_tokens_are_refused(backend: BackendServer, org: str)
     key = (backend.data_dir / "registry-signing-key").read_text().strip().encode()
     assert (backend.data_dir / "registry-signing-key").stat().st_mode & 0o777 == 0o600
     user_id = sql(backend, "SELECT id FROM users WHERE name = 'admin'")[0][0]
+    token_id = sql(backend, "SELECT id FROM api_tokens WHERE user_id = ?", (user_id,))[0][0]
     now = int(time.time())
-    claims = {"iss": "swr-local", "aud": "swr-local", "sub": user_id, "iat": now - 600,
+    claims = {"iss": "swr-local", "aud": "swr-local", "sub": user_id, "tid": token_id,
+              "iat": now - 600,
               "nbf": now - 600, "exp": now - 300,
               "access": [{"type": "repository", "name": f"{org}/app", "actions": ["pull"]}]}
     url = f"{backend.url}/v2/{org}/app/tags/list"
