@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +23,25 @@ ACCELERATOR = "{ viewer { accelerator { dockerhub gcr pullCount } } }"
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
+@pytest.fixture(scope="module")
+def own_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServer]:
+    """A server of these tests' own: official images are public to every account, and must
+    not show up in the catalogs other tests read from the shared server."""
+    server = start_backend(tmp_path_factory.mktemp("gateway-official"))
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture
+async def official_gateway(own_backend: BackendServer) -> AsyncIterator[Gateway]:
+    async for gw in open_gateway(own_backend.url, own_backend.admin_token):
+        yield gw
+
+
 async def test_official_images_with_versions(
-    gateway: Gateway, backend: BackendServer, image_layout: Path
+    official_gateway: Gateway, own_backend: BackendServer, image_layout: Path
 ) -> None:
+    gateway, backend = official_gateway, own_backend
     # given: an official image with two versions, imported by the admin command
     name = unique("os")
     out = backend.admin("official", "import", f"oci:{image_layout}:v1", f"{name}:v1",
@@ -55,8 +71,9 @@ async def test_official_images_with_versions(
 
 
 async def test_one_official_image_and_missing_ones(
-    gateway: Gateway, backend: BackendServer, image_layout: Path
+    official_gateway: Gateway, own_backend: BackendServer, image_layout: Path
 ) -> None:
+    gateway, backend = official_gateway, own_backend
     name = unique("db")
     backend.admin("official", "import", f"oci:{image_layout}:v1", f"{name}:v1")
     backend.admin("official", "import", f"oci:{image_layout}:v1", f"{name}:v2")
