@@ -11,7 +11,7 @@ from pathlib import Path
 from swrlocal import identity
 from swrlocal.clock import Clock
 from swrlocal.db import Database
-from swrlocal.settings import BackendSettings
+from swrlocal.settings import KEEP_ALIVE_SECONDS, BackendSettings
 from swrlocal.signing import SecretBox
 
 
@@ -32,7 +32,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"pull accelerator on http://{settings.host}:{settings.mirror_port}", flush=True)
         serve_with_mirror(app, settings)
         return 0
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     return 0
 
 

@@ -9,6 +9,9 @@ from pathlib import Path
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = Path(".swr-data")
+# Idle keep-alive connections stay open longer than clients keep them (the gateway: 30 s), so a
+# client never sends a request on a connection the server is closing at that moment.
+KEEP_ALIVE_SECONDS = 75
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from swrlocal.mirror.app import create_mirror_app
-from swrlocal.settings import BackendSettings
+from swrlocal.settings import KEEP_ALIVE_SECONDS, BackendSettings
 
 
 class PortDispatch:
@@ -42,6 +42,7 @@ def serve_with_mirror(app: Starlette, settings: BackendSettings) -> None:
     mirror = create_mirror_app(app.state.backend)
     sockets = [_listen(settings.host, settings.port), _listen(settings.host, settings.mirror_port)]
     config = uvicorn.Config(
-        PortDispatch(app, mirror, settings.mirror_port), log_level="warning", lifespan="on"
+        PortDispatch(app, mirror, settings.mirror_port), log_level="warning", lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     uvicorn.Server(config).run(sockets=sockets)
