@@ -15,7 +15,8 @@ from pathlib import Path
 from swrlocal.clock import rfc3339
 from swrlocal.mirror import upstream as up
 from swrlocal.registry import errors as oci
-from swrlocal.registry.blobstore import BlobStore
+from swrlocal.registry import meta
+from swrlocal.registry.blobstore import BlobStore, Landed
 from swrlocal.registry.names import is_digest
 from swrlocal.state import Backend
 
@@ -140,17 +141,14 @@ class Mirror:
             return None
         return path, int(size)
 
-    def _link_blob(self, source: str, name: str, digest: str, size: int) -> None:
+    def _link_blob(self, source: str, name: str, digest: str, landed: Landed) -> None:
         db, now = self.backend.db, self._now()
         with db.transaction():
-            db.execute(
-                "INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)",
-                (digest, size, now),
-            )
+            meta.record_blob(self.backend, digest, landed.size, landed.sha512)
             db.execute(
                 "INSERT OR IGNORE INTO mirror_blobs (source, name, digest, size, created)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (source, name, digest, size, now),
+                (source, name, digest, landed.size, now),
             )
 
     async def blob(self, source: str, name: str, digest: str) -> tuple[Path, int]:
@@ -166,14 +164,16 @@ class Mirror:
             async with lock:
                 if hit := self._cached_blob(source, name, digest):
                     return hit
-                size = await self._fetch_blob(upstream, name, digest, what)
-                self._link_blob(source, name, digest, size)
+                landed = await self._fetch_blob(upstream, name, digest, what)
+                self._link_blob(source, name, digest, landed)
         finally:
             if not lock.locked():
                 self._locks.pop(digest, None)
-        return self.store.blob_path(digest), size
+        return self.store.blob_path(digest), landed.size
 
-    async def _fetch_blob(self, upstream: up.Upstream, name: str, digest: str, what: str) -> int:
+    async def _fetch_blob(
+        self, upstream: up.Upstream, name: str, digest: str, what: str
+    ) -> Landed:
         try:
             return await upstream.blob(name, digest, self.store)
         except up.UpstreamUnavailable as exc:

@@ -4,7 +4,7 @@ It answers the upstream's auth challenge the way Docker clients do: a `Bearer` c
 by fetching a token from the realm (with Basic credentials when the upstream URL carries
 `user:password@`), a `Basic` challenge by sending those credentials. Every manifest and blob is
 checked against its digest before anyone sees it; a blob lands in the registry's blob store only
-through `BlobStore.commit`, which verifies it.
+through `BlobStore.fetch`, which verifies it.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
 from swrlocal.registry import errors as oci
-from swrlocal.registry.blobstore import BlobStore
+from swrlocal.registry.blobstore import BlobStore, Landed
 from swrlocal.registry.manifests import MANIFEST_TYPES, MAX_MANIFEST_BYTES
 from swrlocal.registry.names import is_digest
 
@@ -175,26 +174,20 @@ class Upstream:
             raise DigestMismatch(f"{what}: upstream bytes hash to {digest}, not {expected}")
         return FetchedManifest(_media_type(response, body), body, digest)
 
-    async def blob(self, name: str, digest: str, store: BlobStore) -> int:
-        """Fetch a blob into `store`, verified; return its size. Nothing lands on a mismatch."""
+    async def blob(self, name: str, digest: str, store: BlobStore) -> Landed:
+        """Fetch a blob into `store`, verified. Nothing lands on a mismatch."""
         scope = f"repository:{name}:pull"
         what = f"blob {digest} of {name}"
-        upload_id = "mirror-" + secrets.token_hex(16)
-        store.create_upload(upload_id)
+        response = await self._open("GET", f"/v2/{name}/blobs/{digest}", scope)
         try:
-            response = await self._open("GET", f"/v2/{name}/blobs/{digest}", scope)
-            try:
-                self._check(response, what)
-                await store.append(upload_id, response.aiter_bytes())
-            except httpx.TransportError as exc:
-                raise UpstreamUnavailable(f"upstream broke off {what}: {exc}") from exc
-            finally:
-                await response.aclose()
-            return await store.commit(upload_id, digest)
+            self._check(response, what)
+            return await store.fetch(response.aiter_bytes(), digest)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"upstream broke off {what}: {exc}") from exc
         except oci.OCIError as exc:
             raise DigestMismatch(f"{what}: upstream bytes do not match the digest") from exc
         finally:
-            store.discard_upload(upload_id)
+            await response.aclose()
 
     async def tags(self, name: str, query: dict[str, str]) -> list[str]:
         scope = f"repository:{name}:pull"

@@ -2,8 +2,9 @@
 
 Sources are an OCI image layout (`oci:/path[:tag]`) or another registry
 (`docker://host[:port]/repo[:tag|@digest]`, plain HTTP for loopback hosts). Blobs are streamed
-through the registry's blob store, which verifies each digest before the blob lands; manifests
-are checked against their digests too. Children of an index are imported before the index, as
+through the registry's blob store (`BlobStore.fetch`), which verifies each digest before the blob
+lands; manifests are checked against their digests too, and image sizes are computed as a push
+computes them (`meta.image_size`). Children of an index are imported before the index, as
 the registry requires for a push.
 """
 
@@ -21,7 +22,7 @@ from swrlocal.mirror.upstream import FetchedManifest, Upstream, base_url_for, sh
 from swrlocal.official.catalog import ensure_repository
 from swrlocal.registry import errors as oci
 from swrlocal.registry import manifests, meta
-from swrlocal.registry.blobstore import BlobStore
+from swrlocal.registry.blobstore import BlobStore, Landed
 from swrlocal.registry.names import REPOSITORY_RE, TAG_RE, is_digest
 from swrlocal.state import Backend
 
@@ -38,7 +39,7 @@ class Source(Protocol):
 
     async def manifest(self, reference: str) -> FetchedManifest: ...
 
-    async def blob(self, digest: str, store: BlobStore) -> int: ...
+    async def blob(self, digest: str, store: BlobStore) -> Landed: ...
 
     async def aclose(self) -> None: ...
 
@@ -90,20 +91,14 @@ class LayoutSource:
         declared = json.loads(content).get("mediaType") or descriptor.get("mediaType")
         return FetchedManifest(str(declared or ""), content, digest)
 
-    async def blob(self, digest: str, store: BlobStore) -> int:
+    async def blob(self, digest: str, store: BlobStore) -> Landed:
         path = self._blob_path(digest)
         if not path.is_file():
             raise SourceError(f"{self.root} lacks blob {digest}")
-        upload_id = "official-" + digest.partition(":")[2][:32]
-        store.discard_upload(upload_id)
-        store.create_upload(upload_id)
         try:
-            await store.append(upload_id, _file_chunks(path))
-            return await store.commit(upload_id, digest)
+            return await store.fetch(_file_chunks(path), digest)
         except oci.OCIError as exc:
             raise SourceError(f"blob {digest} in {self.root} does not match its digest") from exc
-        finally:
-            store.discard_upload(upload_id)
 
     async def aclose(self) -> None:
         return None
@@ -118,7 +113,7 @@ class RegistrySource:
     async def manifest(self, reference: str) -> FetchedManifest:
         return await self.upstream.manifest(self.name, reference)
 
-    async def blob(self, digest: str, store: BlobStore) -> int:
+    async def blob(self, digest: str, store: BlobStore) -> Landed:
         return await self.upstream.blob(self.name, digest, store)
 
     async def aclose(self) -> None:
@@ -169,13 +164,15 @@ class _Copier:
 
     async def _blob(self, descriptor: manifests.Descriptor) -> None:
         path = self.store.blob_path(descriptor.digest)
-        # A blob already in the store was verified when it landed.
-        size = path.stat().st_size if path.is_file() else None
-        if size is None:
-            size = await self.source.blob(descriptor.digest, self.store)
+        if path.is_file():
+            # Verified, and its SHA-512 recorded, when it landed: not fetched again.
+            size, sha512 = path.stat().st_size, None
+        else:
+            landed = await self.source.blob(descriptor.digest, self.store)
+            size, sha512 = landed.size, landed.sha512
         if size != descriptor.size:
             raise SourceError(f"{descriptor.digest} has {size} bytes, not {descriptor.size}")
-        meta.link_blob(self.backend, self.repo_id, descriptor.digest, size)
+        meta.link_blob(self.backend, self.repo_id, descriptor.digest, size, sha512)
 
     async def copy(self, fetched: FetchedManifest, tag: str | None) -> int:
         """Import one manifest and everything it names; return its image size."""
@@ -186,11 +183,12 @@ class _Copier:
         for blob in parsed.blobs:
             if not blob.external:
                 await self._blob(blob)
-        size = parsed.layer_and_config_size
-        if parsed.is_index:
-            size = 0
-            for child in parsed.children:
-                size += await self.copy(await self.source.manifest(child.digest), None)
+        for child in parsed.children:
+            await self.copy(await self.source.manifest(child.digest), None)
+        try:
+            size = meta.image_size(self.backend.db, self.repo_id, parsed)
+        except oci.OCIError as exc:
+            raise SourceError(f"manifest {fetched.digest}: {exc.message}") from exc
         meta.store_manifest(
             self.backend, self.repo_id, fetched.digest, fetched.content, parsed, size, tag
         )

@@ -3,8 +3,8 @@
 
 A title `docs/guide/a.txt` is file `a.txt` in folder `/docs/guide`; a bare `a.txt` lives in
 folder `/`. Layers without a title are not files (oras skips them on pull too), and titles
-that climb out of the package (`..`) are ignored. The SHA-512 the contract shows is computed
-once per blob and kept in `blob_sha512`.
+that climb out of the package (`..`) are ignored. The SHA-512 the contract shows is recorded in
+`blob_sha512` by the registry when a blob lands (`swrlocal.registry.meta.record_blob`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from swrlocal.clock import rfc3339
-from swrlocal.db import Database
+from swrlocal.registry import meta
 from swrlocal.state import Backend
 
 TITLE = "org.opencontainers.image.title"
@@ -69,18 +69,12 @@ def _hash_file(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def record_sha512(db: Database, digest: str, sha512: str, now: str) -> None:
-    """Keep a blob's SHA-512; the registry may call this when a blob lands."""
-    db.execute(
-        "INSERT OR IGNORE INTO blob_sha512 (digest, sha512, created) VALUES (?, ?, ?)",
-        (digest, sha512, now),
-    )
-
-
 async def sha512_of(backend: Backend, blob_path: Path, digest: str) -> str:
+    """The blob's SHA-512, recorded when it landed; blobs stored before that was done are
+    hashed here once (streaming, in a worker thread) and recorded the same way."""
     known = backend.db.scalar("SELECT sha512 FROM blob_sha512 WHERE digest = ?", (digest,))
     if known is not None:
         return str(known)
     value = await anyio.to_thread.run_sync(_hash_file, blob_path)
-    record_sha512(backend.db, digest, value, rfc3339(backend.clock.now()))
+    meta.record_sha512(backend.db, digest, value, rfc3339(backend.clock.now()))
     return value

@@ -108,9 +108,9 @@ def _try_mount(ctx: Context, repository: Row, digest: str, source: str) -> Respo
 
 
 async def _land(ctx: Context, repository: Row, upload_id: str, digest: str) -> Response:
-    size = await ctx.store.commit(upload_id, digest)
-    meta.link_blob(ctx.backend, repository["id"], digest, size)
-    ctx.log("blob %s (%d bytes) landed in %s", digest, size, ctx.name.full)
+    landed = await ctx.store.commit(upload_id, digest)
+    meta.link_blob(ctx.backend, repository["id"], digest, landed.size, landed.sha512)
+    ctx.log("blob %s (%d bytes) landed in %s", digest, landed.size, ctx.name.full)
     return _blob_created(ctx, digest)
 
 

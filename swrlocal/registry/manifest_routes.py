@@ -10,7 +10,6 @@ from swrlocal.db import Row
 from swrlocal.packages.kind import settle_repository_kind
 from swrlocal.registry import errors, manifests, meta
 from swrlocal.registry.context import Context
-from swrlocal.registry.manifests import Manifest
 from swrlocal.registry.names import is_digest, require_reference
 
 
@@ -58,36 +57,6 @@ async def _read_body(ctx: Context) -> bytes:
     return bytes(body)
 
 
-def _image_size(ctx: Context, repository_id: int, manifest: Manifest) -> int:
-    """Check that everything the manifest names is visible here; return its image size."""
-    for blob in manifest.blobs:
-        if blob.external:
-            continue
-        size = meta.blob_size(ctx.db, repository_id, blob.digest)
-        if size is None:
-            raise errors.OCIError(
-                400, errors.MANIFEST_BLOB_UNKNOWN, "blob unknown to registry",
-                {"digest": blob.digest},
-            )
-        if size != blob.size:
-            raise manifests.invalid(
-                f"{blob.digest} has {size} bytes, the manifest says {blob.size}"
-            )
-    if not manifest.is_index:
-        return manifest.layer_and_config_size
-
-    total = 0
-    for child in manifest.children:
-        child_size = meta.child_image_size(ctx.db, repository_id, child.digest)
-        if child_size is None:
-            raise errors.OCIError(
-                400, errors.MANIFEST_BLOB_UNKNOWN, "manifest unknown to registry",
-                {"digest": child.digest},
-            )
-        total += child_size
-    return total
-
-
 async def put_manifest(ctx: Context, reference: str) -> Response:
     require_reference(reference)
     body = await _read_body(ctx)
@@ -98,7 +67,7 @@ async def put_manifest(ctx: Context, reference: str) -> Response:
         raise errors.digest_invalid(f"manifest digest is {digest}, not {reference}")
 
     repository = ctx.repository_for_push()
-    image_size = _image_size(ctx, repository["id"], manifest)
+    image_size = meta.image_size(ctx.db, repository["id"], manifest)
     tag = None if is_digest(reference) else reference
     # The first manifest decides: image or software package (swrlocal.packages.kind).
     settle_repository_kind(ctx.db, repository["id"], body, manifest)

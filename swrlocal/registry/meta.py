@@ -6,7 +6,8 @@ from __future__ import annotations
 from swrlocal.clock import rfc3339
 from swrlocal.db import Database, Row
 from swrlocal.identity import Principal
-from swrlocal.registry.manifests import Manifest
+from swrlocal.registry import errors
+from swrlocal.registry.manifests import Manifest, invalid
 from swrlocal.registry.names import RepoName
 from swrlocal.state import Backend
 
@@ -58,13 +59,36 @@ def blob_size(db: Database, repository_id: int, digest: str) -> int | None:
     return None if value is None else int(value)
 
 
-def link_blob(backend: Backend, repository_id: int, digest: str, size: int) -> None:
-    db = backend.db
+def record_blob(backend: Backend, digest: str, size: int, sha512: str | None = None) -> None:
+    """Record a blob that landed in the store, whoever brought it (push, mirror, import).
+
+    `sha512` is known when the bytes just streamed through `BlobStore`; it is kept for the
+    software package listings, which would otherwise read the whole blob again.
+    """
+    db, now = backend.db, rfc3339(backend.clock.now())
     with db.transaction():
         db.execute(
             "INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)",
-            (digest, size, rfc3339(backend.clock.now())),
+            (digest, size, now),
         )
+        if sha512 is not None:
+            record_sha512(db, digest, sha512, now)
+
+
+def record_sha512(db: Database, digest: str, sha512: str, now: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO blob_sha512 (digest, sha512, created) VALUES (?, ?, ?)",
+        (digest, sha512, now),
+    )
+
+
+def link_blob(
+    backend: Backend, repository_id: int, digest: str, size: int, sha512: str | None = None
+) -> None:
+    """Record a blob and make it visible to a repository."""
+    db = backend.db
+    with db.transaction():
+        record_blob(backend, digest, size, sha512)
         db.execute(
             "INSERT OR IGNORE INTO repository_blobs (repository_id, digest) VALUES (?, ?)",
             (repository_id, digest),
@@ -125,6 +149,35 @@ def child_image_size(db: Database, repository_id: int, digest: str) -> int | Non
         (repository_id, digest),
     )
     return None if value is None else int(value)
+
+
+def _unknown(what: str, digest: str) -> errors.OCIError:
+    return errors.OCIError(
+        400, errors.MANIFEST_BLOB_UNKNOWN, f"{what} unknown to registry", {"digest": digest}
+    )
+
+
+def image_size(db: Database, repository_id: int, manifest: Manifest) -> int:
+    """Check that everything the manifest names is visible in the repository; return its
+    image size (see `swrlocal.registry.manifests`). Used by pushes and official imports."""
+    for blob in manifest.blobs:
+        if blob.external:
+            continue
+        size = blob_size(db, repository_id, blob.digest)
+        if size is None:
+            raise _unknown("blob", blob.digest)
+        if size != blob.size:
+            raise invalid(f"{blob.digest} has {size} bytes, the manifest says {blob.size}")
+    if not manifest.is_index:
+        return manifest.layer_and_config_size
+
+    total = 0
+    for child in manifest.children:
+        child_size = child_image_size(db, repository_id, child.digest)
+        if child_size is None:
+            raise _unknown("manifest", child.digest)
+        total += child_size
+    return total
 
 
 def store_manifest(

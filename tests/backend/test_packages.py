@@ -14,6 +14,7 @@ import httpx
 import oras.client
 import pytest
 
+from tests.backend.test_registry_support import sql
 from tests.conftest import BackendServer
 
 TITLE = "org.opencontainers.image.title"
@@ -111,6 +112,28 @@ def test_files_carry_sizes_and_sha512(admin: httpx.Client, package: tuple[str, s
         assert download.status_code == 200
         assert hashlib.sha256(download.content).digest() == hashlib.sha256(content).digest()
         assert hashlib.sha512(download.content).hexdigest() == entry["digest"]
+
+
+def test_sha512_is_recorded_when_blobs_land(
+    backend: BackendServer, admin: httpx.Client, package: tuple[str, str]
+) -> None:
+    # Pushed but never listed: the registry recorded every SHA-512 as the bytes came in.
+    digests = {"sha256:" + hashlib.sha256(c).hexdigest(): c for c in FILES.values()}
+    for digest, content in digests.items():
+        rows = sql(backend, "SELECT sha512 FROM blob_sha512 WHERE digest = ?", (digest,))
+        assert rows == [(hashlib.sha512(content).hexdigest(),)]
+
+    # A blob stored before that was done is hashed on its first listing instead.
+    readme = "sha256:" + hashlib.sha256(FILES["readme.txt"]).hexdigest()
+    sql(backend, "DELETE FROM blob_sha512 WHERE digest = ?", (readme,))
+    org, _ = package
+    url = f"/v2/manage/namespaces/{org}/packages/tools$cli/versions/1.0.0/file_paths"
+    listed = {f["filename"]: f["digest"] for f in admin.get(url).json()}
+    expected = hashlib.sha512(FILES["readme.txt"]).hexdigest()
+    assert listed["readme.txt"] == expected
+    assert sql(backend, "SELECT sha512 FROM blob_sha512 WHERE digest = ?", (readme,)) == [
+        (expected,)
+    ]
 
 
 def test_download_by_folder_path(admin: httpx.Client, package: tuple[str, str]) -> None:
