@@ -1,4 +1,4 @@
-"""`swr-local`: run the embedded backend, and administer its accounts while it runs."""
+"""`swr-local`: run the embedded backend, and administer its accounts and storage while it runs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from swrlocal import identity
 from swrlocal.clock import Clock
 from swrlocal.db import Database
+from swrlocal.registry import gc
 from swrlocal.settings import KEEP_ALIVE_SECONDS, BackendSettings
 from swrlocal.signing import SecretBox
+
+MAX_AGE_SECONDS = 100 * 365 * 86400
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -105,6 +109,34 @@ def access_key_revoke(args: argparse.Namespace) -> int:
     return _admin(args, action)
 
 
+def parse_age(text: str) -> timedelta:
+    """`90`, `90s`, `30m`, `24h` or `2d`."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an age like 90s, 30m, 24h or 2d"
+        ) from None
+    if not 0 <= seconds < MAX_AGE_SECONDS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range")
+    return timedelta(seconds=seconds)
+
+
+def collect_garbage(args: argparse.Namespace) -> int:
+    settings = BackendSettings.from_env(data_dir=args.data_dir)
+    db = Database.open(settings.data_dir)
+    try:
+        freed = gc.collect(db, settings.data_dir, Clock().now(), args.max_age)
+    finally:
+        db.close()
+    for item in freed:
+        print(f"{item.kind} {item.name} {item.size}")
+    print(gc.summary(freed))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swr-local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_data_dir(key_commands.add_parser("revoke", help="revoke an access key"))
     revoke.add_argument("access_key")
     revoke.set_defaults(handler=access_key_revoke)
+
+    collect = with_data_dir(commands.add_parser(
+        "gc", help="remove unreferenced blobs and abandoned uploads (safe while serving)"
+    ))
+    collect.add_argument(
+        "--max-age", type=parse_age, default=gc.DEFAULT_MAX_AGE,
+        help="spare anything newer than this (90s, 30m, 24h, 2d; default 24h)",
+    )
+    collect.set_defaults(handler=collect_garbage)
 
     # --- official images (swrlocal.official): `swr-local official import ...` ---
     from swrlocal.official.cli import add_commands as add_official_commands

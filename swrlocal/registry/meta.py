@@ -85,13 +85,18 @@ def record_sha512(db: Database, digest: str, sha512: str, now: str) -> None:
 def link_blob(
     backend: Backend, repository_id: int, digest: str, size: int, sha512: str | None = None
 ) -> None:
-    """Record a blob and make it visible to a repository."""
+    """Record a blob and make it visible to a repository.
+
+    `linked` moves on every link, so the garbage collector spares a blob that was just pushed
+    or mounted again even when its first record is old.
+    """
     db = backend.db
     with db.transaction():
         record_blob(backend, digest, size, sha512)
         db.execute(
-            "INSERT OR IGNORE INTO repository_blobs (repository_id, digest) VALUES (?, ?)",
-            (repository_id, digest),
+            "INSERT INTO repository_blobs (repository_id, digest, linked) VALUES (?, ?, ?)"
+            " ON CONFLICT (repository_id, digest) DO UPDATE SET linked = excluded.linked",
+            (repository_id, digest, rfc3339(backend.clock.now())),
         )
 
 
