@@ -80,14 +80,21 @@ def query_criteria(request: Request) -> dict[str, str]:
 class Page:
     offset: int
     limit: int
+    explicit: bool  # both offset and limit were sent
 
     def header(self, count: int, total: int) -> dict[str, str]:
+        """`Content-Range`, only when the request carried `offset` and `limit` (contract 1.6)."""
+        if not self.explicit:
+            return {}
         return {"Content-Range": f"{self.offset}-{count}/{total}"}
 
 
 def page_of(criteria: dict[str, str]) -> Page:
+    explicit = bool(criteria.get("offset")) and bool(criteria.get("limit"))
     return Page(
-        _number(criteria, "offset", 0, None), _number(criteria, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        _number(criteria, "offset", 0, None),
+        _number(criteria, "limit", DEFAULT_LIMIT, MAX_LIMIT),
+        explicit,
     )
 
 
