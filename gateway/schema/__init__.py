@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.schema.accounts import AccountMutations, AccountQueries
 from gateway.schema.errors import ErrorCodes, is_unexpected, logger
+from gateway.schema.execution import GatewayExecutionContext
 from gateway.schema.official import OfficialImage, OfficialQueries
 from gateway.schema.organizations import OrganizationMutations, OrganizationQueries
 from gateway.schema.packages import Package, PackageQueries
@@ -63,4 +64,6 @@ schema = GatewaySchema(
     query=Query, mutation=Mutation, subscription=Subscription,
     types=[Tag, RepositoryShare, OfficialImage, Package, PipelineTemplate, Job],
     extensions=[ErrorCodes],
+    # Plain scalar attributes skip graphql-core's per-field path (gateway/schema/execution.py).
+    execution_context_class=GatewayExecutionContext,
 )
