@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from gateway import fastjson
 from gateway.backend.client import BackendClient, Caller
 from gateway.backend.containerops import ContainerOpsClient
 from gateway.backend.errors import BackendError
@@ -31,7 +32,7 @@ from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestIdMiddleware, request_id_of
 from gateway.schema import schema
 from gateway.settings import Settings
-from gateway.subscriptions import HubOptions, SubscriptionHub
+from gateway.subscriptions import HubOptions, SubscriptionHub, connect_relay
 
 logger = logging.getLogger("gateway")
 _TOKEN_PARAMS = ("authToken", "Authorization", "X-Auth-Token", "token")
@@ -77,6 +78,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             fresh = self.new_context(context.request, token or str(params["authToken"]))
             context.caller, context.loaders = fresh.caller, fresh.loaders
 
+    def encode_json(self, data: object) -> bytes:
+        return fastjson.dumps(data)  # the 100 KB answers of nested reads (gateway/fastjson.py)
+
     async def process_result(self, request: Request | WebSocket, result: ExecutionResult
                              ) -> GraphQLHTTPResponse:
         context: Context | None = getattr(request.state, "gateway_context", None)
@@ -108,9 +112,11 @@ async def metrics_endpoint(request: Request) -> Response:
 def open_hub(client: BackendClient, settings: Settings, metrics: Metrics) -> SubscriptionHub:
     """The process's shared log followers and status pollers (docs/subscriptions.md)."""
     options = HubOptions(recheck_seconds=settings.subscription_recheck_seconds,
-                         queue_size=settings.subscription_queue_size)
+                         queue_size=settings.subscription_queue_size,
+                         retry_seconds=settings.subscription_retry_seconds)
+    relay = connect_relay(settings.redis_url, settings.subscription_lease_seconds)
     return SubscriptionHub(ContainerOpsClient(client), options.for_timeout(
-        settings.backend_timeout), metrics.registry)
+        settings.backend_timeout), metrics.registry, relay)
 
 
 def create_app(

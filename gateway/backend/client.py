@@ -14,7 +14,6 @@ The figures behind this are in docs/gateway.md ("Transport").
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -25,6 +24,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from gateway import fastjson
 from gateway.backend.errors import BackendError, Unauthenticated, Unavailable, error_for_status
 from gateway.backend.models import (
     Json,
@@ -255,7 +255,7 @@ class BackendClient:
         if auth and not caller.token:
             raise Unauthenticated("no token: send Authorization: Bearer <token> or X-Auth-Token")
         caller.calls += 1
-        payload = json.dumps(body).encode() if body is not None else None
+        payload = fastjson.dumps(body) if body is not None else None
         async with caller.slots, self._pool:
             # Timed from here: waiting for a slot is the gateway's queue, not backend latency.
             start, status = time.perf_counter(), 0
@@ -318,7 +318,7 @@ def _decode(status: int, headers: Mapping[str, str], content: bytes,
     if not content.strip():
         return {}
     try:
-        return json.loads(content)
+        return fastjson.loads(content)
     except ValueError as exc:
         raise Unavailable(f"backend sent an unreadable body ({status})", status) from exc
 
