@@ -60,8 +60,8 @@ def _is_public(body: dict[str, Any]) -> bool:
     return value
 
 
-def _description(body: dict[str, Any]) -> str:
-    value = body["description"]
+def checked_description(value: object) -> str:
+    """A repository's or a share's description, as the caller sent it."""
     if not isinstance(value, str):
         raise errors.bad_request("description must be a string", errors.INVALID_BODY)
     if len(value) > MAX_DESCRIPTION:
@@ -80,7 +80,7 @@ def _attributes(body: dict[str, Any]) -> dict[str, Any]:
     if "category" in body:
         values["category"] = names.check_category(body["category"], errors.INVALID_BODY)
     if "description" in body:
-        values["description"] = _description(body)
+        values["description"] = checked_description(body["description"])
     return values
 
 

@@ -28,7 +28,7 @@ from swrlocal.manage.lookup import (
     json_object,
     start,
 )
-from swrlocal.manage.repositories import MAX_DESCRIPTION, list_item
+from swrlocal.manage.repositories import checked_description, list_item
 
 SHARES = "/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains"
 SHARE = SHARES + "/{access_domain}"
@@ -87,18 +87,6 @@ def _deadline(call: Call, body: dict[str, Any]) -> str:
     return deadline
 
 
-def _description(body: dict[str, Any]) -> str:
-    value = body.get("description", "")
-    if not isinstance(value, str):
-        raise errors.bad_request("description must be a string", errors.INVALID_BODY)
-    if len(value) > MAX_DESCRIPTION:
-        raise errors.SWRError(
-            413, errors.DESCRIPTION_TOO_LONG,
-            f"description is longer than {MAX_DESCRIPTION} characters",
-        )
-    return value
-
-
 def _target_account(call: Call, ref: RepositoryRef, name: str) -> str:
     row = call.db.one("SELECT id FROM domains WHERE name = ?", (name,))
     if row is None:
@@ -149,7 +137,8 @@ async def create_share(request: Request) -> Response:
     with call.db.transaction() as conn:
         ref = _find(call, request, access.MANAGE)
         domain = _target_account(call, ref, _required_string(body, "access_domain"))
-        values = (_permit(body), _deadline(call, body), _description(body))
+        permit, deadline = _permit(body), _deadline(call, body)
+        values = (permit, deadline, checked_description(body.get("description", "")))
         if _find_share(call, ref, domain) is not None:
             raise errors.conflict(f"the repository is already shared with {domain!r}",
                                   SHARE_EXISTS)
@@ -169,7 +158,8 @@ async def update_share(request: Request) -> Response:
     domain = request.path_params["access_domain"]
     with call.db.transaction() as conn:
         ref = _find(call, request, access.MANAGE)
-        values = (_permit(body), _deadline(call, body), _description(body))
+        permit, deadline = _permit(body), _deadline(call, body)
+        values = (permit, deadline, checked_description(body.get("description", "")))
         if _find_share(call, ref, domain) is None:
             raise errors.not_found(f"the repository is not shared with {domain!r}",
                                    SHARE_NOT_FOUND)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.backend.support import make_image, unique
 from tests.conftest import BackendServer
-
-
-def unique(prefix: str = "ac") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def swr_local(backend: BackendServer, *args: str) -> subprocess.CompletedProcess[str]:
@@ -28,7 +24,7 @@ def swr_local(backend: BackendServer, *args: str) -> subprocess.CompletedProcess
 
 
 def test_admin_commands_while_serving(backend: BackendServer) -> None:
-    account = unique()
+    account = unique("ac")
     created = swr_local(backend, "account", "create", account)
     duplicate = swr_local(backend, "account", "create", account)
     user = swr_local(backend, "user", "create", account, "dev")
@@ -51,15 +47,14 @@ def test_admin_commands_while_serving(backend: BackendServer) -> None:
 def test_revoked_token_stops_on_rest_and_registry(
     backend: BackendServer, skopeo: str, make_test_image: Path, tmp_path: Path
 ) -> None:
-    account, org = unique(), unique("org")
+    account, org = unique("ac"), unique("org")
     backend.admin("account", "create", account)
     backend.admin("user", "create", account, "dev", "--admin")
     token = backend.admin("token", "create", account, "dev")
     headers = {"X-Auth-Token": token}
     assert httpx.post(backend.url + "/v2/manage/namespaces", json={"namespace": org},
                       headers=headers).status_code == 201
-    subprocess.run([str(make_test_image), str(tmp_path / "img"), "v1"], check=True,
-                   capture_output=True)
+    make_image(make_test_image, tmp_path / "img", "v1")
     copy = [skopeo, "copy", "--dest-tls-verify=false", "--dest-creds", f"dev:{token}",
             f"oci:{tmp_path / 'img'}:v1", f"docker://{backend.host}/{org}/app:v1"]
     assert subprocess.run(copy, capture_output=True).returncode == 0
@@ -79,7 +74,7 @@ def test_revoked_token_stops_on_rest_and_registry(
 
 
 def test_registry_bearer_token_dies_with_its_api_token(backend: BackendServer) -> None:
-    account = unique()
+    account = unique("ac")
     backend.admin("account", "create", account)
     backend.admin("user", "create", account, "dev")
     token = backend.admin("token", "create", account, "dev")
@@ -115,7 +110,7 @@ class Org:
 
 @pytest.fixture
 def org(backend: BackendServer) -> Iterator[Org]:
-    account, name = unique(), unique("org")
+    account, name = unique("ac"), unique("org")
     backend.admin("account", "create", account)
     ids = {user: backend.admin("user", "create", account, user) for user in ("boss", "ann", "bob")}
     token = backend.admin("token", "create", account, "boss")
@@ -195,7 +190,7 @@ def test_bad_grant_refused_and_nothing_changes(
 
 
 def test_other_account_users_cannot_be_granted(org: Org, backend: BackendServer) -> None:
-    other = unique()
+    other = unique("ac")
     backend.admin("account", "create", other)
     outsider = backend.admin("user", "create", other, "ann2")
     response = org.owner.post(org.path, json=[{"user_id": outsider, "auth": 1}])

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.backend.test_registry_support import (
+from tests.backend.support import (
     basic,
     create_org,
     push_blob,

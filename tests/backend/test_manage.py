@@ -6,40 +6,17 @@ own, since the server is shared.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.backend.support import assert_error, sql, unique
 from tests.conftest import BackendServer
 
 Caller = Callable[..., httpx.Client]
-
-
-def unique(prefix: str = "org") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def sql(backend: BackendServer, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
-    """Run a statement on the server's metadata database, for rights the API cannot grant."""
-    with closing(sqlite3.connect(backend.data_dir / "metadata.sqlite3", timeout=10)) as conn:
-        conn.execute("PRAGMA foreign_keys=ON")
-        rows = conn.execute(statement, params).fetchall()
-        conn.commit()
-        return rows
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error_code"] == code
-    assert isinstance(body["error_msg"], str) and body["error_msg"]
-    assert body["errors"] == [{"errorCode": code, "errorMessage": body["error_msg"], "detail": ""}]
-    assert response.headers["content-type"] == "application/json"
 
 
 @pytest.fixture
@@ -95,7 +72,7 @@ def grant(backend: BackendServer, namespace: str, user_id: str, auth: int) -> No
 
 
 def create_org(client: httpx.Client, name: str | None = None) -> str:
-    name = name or unique()
+    name = name or unique("org")
     response = client.post("/v2/manage/namespaces", json={"namespace": name})
     assert response.status_code == 201, response.text
     return name
@@ -146,7 +123,7 @@ def test_bearer_token_accepted(clients: Caller, backend: BackendServer) -> None:
 
 
 def test_create_show_list_organization(admin: httpx.Client) -> None:
-    name = unique()
+    name = unique("org")
 
     created = admin.post("/v2/manage/namespaces", json={"namespace": name})
 
@@ -196,7 +173,7 @@ def test_organization_calls_need_token(clients: Caller, admin: httpx.Client) -> 
     anonymous = clients()
     assert_error(anonymous.get("/v2/manage/namespaces"), 401, "SVCSTG.SWR.4010000")
     assert_error(anonymous.get(f"/v2/manage/namespaces/{name}"), 401, "SVCSTG.SWR.4010000")
-    response = anonymous.post("/v2/manage/namespaces", json={"namespace": unique()})
+    response = anonymous.post("/v2/manage/namespaces", json={"namespace": unique("org")})
     assert_error(response, 401, "SVCSTG.SWR.4010000")
     assert_error(anonymous.delete(f"/v2/manage/namespaces/{name}"), 401, "SVCSTG.SWR.4010000")
 
@@ -236,7 +213,7 @@ def test_list_organizations_filter_forms(admin: httpx.Client) -> None:
     assert [ns["name"] for ns in both.json()["namespaces"]] == [second]  # filter wins
     assert {first, second} <= {ns["name"] for ns in everything}
     assert [ns["name"] for ns in everything] == sorted(ns["name"] for ns in everything)
-    missing = admin.get("/v2/manage/namespaces", params={"namespace": unique()})
+    missing = admin.get("/v2/manage/namespaces", params={"namespace": unique("org")})
     assert missing.json() == {"namespaces": []}
 
 
@@ -259,7 +236,7 @@ def test_organization_invisible_without_permission(
 
     listed = outsider.get("/v2/manage/namespaces").json()["namespaces"]
     shown = outsider.get(f"/v2/manage/namespaces/{name}")
-    missing = outsider.get(f"/v2/manage/namespaces/{unique()}")
+    missing = outsider.get(f"/v2/manage/namespaces/{unique('org')}")
 
     assert name not in {ns["name"] for ns in listed}
     assert_error(shown, 404, "SVCSTG.SWR.4040058")
@@ -417,7 +394,7 @@ def test_create_repository_conflicts_and_missing_org(admin: httpx.Client) -> Non
     body = {"repository": "app", "is_public": True}
 
     again = admin.post(f"/v2/manage/namespaces/{org}/repos", json=body)
-    missing = admin.post(f"/v2/manage/namespaces/{unique()}/repos", json=body)
+    missing = admin.post(f"/v2/manage/namespaces/{unique('org')}/repos", json=body)
 
     assert_error(again, 409, "SVCSTG.SWR.4090006")
     assert_error(missing, 404, "SVCSTG.SWR.4040058")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from swrlocal.manage.routes import routes
+from tests.backend.support import admin_fixture  # noqa: F401  (a fixture, registered by import)
 from tests.conftest import BackendServer
 
 # The modules whose operations the document covers (shares and permissions are served by
@@ -25,13 +25,6 @@ def spec(backend: BackendServer) -> dict[str, Any]:
     response = httpx.get(f"{backend.url}/openapi.json")
     assert response.status_code == 200
     return dict(response.json())
-
-
-@pytest.fixture
-def admin(backend: BackendServer) -> Iterator[httpx.Client]:
-    headers = {"X-Auth-Token": backend.admin_token}
-    with httpx.Client(base_url=backend.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 def properties(spec: dict[str, Any], schema: str) -> set[str]:

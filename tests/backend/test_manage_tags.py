@@ -11,8 +11,6 @@ import hashlib
 import json
 import sqlite3
 import subprocess
-import uuid
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -20,26 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
+    MULTI_PLATFORM,
+    admin_fixture,
+    assert_error,
+    make_image,
+    unique,
+)
 from tests.conftest import BackendServer
 
 CONFIG = "sha256:" + "c" * 64
-
-
-def unique(prefix: str = "tg") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error_code"] == code
-    assert response.json()["errors"][0]["errorCode"] == code
-
-
-@pytest.fixture
-def admin(backend: BackendServer) -> Iterator[httpx.Client]:
-    headers = {"X-Auth-Token": backend.admin_token}
-    with httpx.Client(base_url=backend.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 class Seeder:
@@ -52,7 +40,7 @@ class Seeder:
     def manifest(self, *, size: int, index: bool = False, text: str = "") -> tuple[str, str]:
         media = ("application/vnd.oci.image.index.v1+json" if index
                  else "application/vnd.oci.image.manifest.v1+json")
-        content = json.dumps({"schemaVersion": 2, "mediaType": media, "note": text or unique()})
+        content = json.dumps({"schemaVersion": 2, "mediaType": media, "note": text or unique("tg")})
         digest = "sha256:" + hashlib.sha256(content.encode()).hexdigest()
         self._run(
             "INSERT INTO manifests (repository_id, digest, media_type, content, schema_version,"
@@ -84,7 +72,7 @@ class Seeder:
 @pytest.fixture
 def repo(admin: httpx.Client, backend: BackendServer) -> tuple[str, Seeder]:
     """An organization with repository `team/app` holding tags v1, v2, latest (an index)."""
-    org = unique()
+    org = unique("tg")
     assert admin.post("/v2/manage/namespaces", json={"namespace": org}).status_code == 201
     body = {"repository": "team/app", "is_public": False}
     assert admin.post(f"/v2/manage/namespaces/{org}/repos", json=body).status_code == 200
@@ -294,9 +282,8 @@ def test_tags_need_rights(backend: BackendServer, repo: tuple[str, Seeder]) -> N
 @pytest.fixture(scope="module")
 def image_layout(tmp_path_factory: pytest.TempPathFactory, make_test_image: Path) -> Path:
     layout = tmp_path_factory.mktemp("manage-images") / "layout"
-    for tag, extra in {"v1": [], "multi": ["--platforms", "linux/amd64,linux/arm64/v8"]}.items():
-        subprocess.run([str(make_test_image), str(layout), tag, *extra], check=True,
-                       capture_output=True)
+    make_image(make_test_image, layout, "v1")
+    make_image(make_test_image, layout, "multi", *MULTI_PLATFORM)
     return layout
 
 
@@ -313,7 +300,7 @@ def push(skopeo: str, backend: BackendServer, layout: Path, tag: str, target: st
 def test_pushed_image_tags(
     admin: httpx.Client, backend: BackendServer, skopeo: str, image_layout: Path
 ) -> None:
-    org = unique()
+    org = unique("tg")
     assert admin.post("/v2/manage/namespaces", json={"namespace": org}).status_code == 201
 
     push(skopeo, backend, image_layout, "v1", f"{org}/pushed/app:v1")

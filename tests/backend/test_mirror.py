@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,9 +17,14 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
+    MULTI_PLATFORM,
+    SkopeoRunner,
+    make_image,
+    run_skopeo_fixture,
+    sql,
+)
 from tests.conftest import BackendServer, free_port, start_backend, stop, wait_until_serving
-
-Skopeo = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @dataclass
@@ -53,33 +56,8 @@ def start_upstream(workdir: Path, htpasswd: Path | None = None) -> Upstream:
     return Upstream(f"127.0.0.1:{port}", root, process)
 
 
-@pytest.fixture
-def skopeo_run(skopeo: str, tmp_path: Path) -> Skopeo:
-    policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([skopeo, "--policy", str(policy), *args],
-                                capture_output=True, text=True, timeout=120)
-        if check and result.returncode != 0:
-            raise AssertionError(f"skopeo {' '.join(args)} failed:\n{result.stderr}")
-        return result
-
-    return run
-
-
-def make_image(make_test_image: Path, layout: Path, tag: str) -> str:
-    """A fresh image (own text, so no earlier test cached its blobs); returns its digest."""
-    result = subprocess.run(
-        [str(make_test_image), str(layout), tag, "--text", uuid.uuid4().hex, "--quiet"],
-        check=True, capture_output=True, text=True,
-    )
-    return result.stdout.strip()
-
-
 def domain_id(backend: BackendServer, account: str = "default") -> str:
-    with closing(sqlite3.connect(backend.data_dir / "metadata.sqlite3")) as conn:
-        return str(conn.execute("SELECT id FROM domains WHERE name = ?", (account,)).fetchone()[0])
+    return str(sql(backend, "SELECT id FROM domains WHERE name = ?", (account,))[0][0])
 
 
 def accelerators(backend: BackendServer, token: str, account: str = "default") -> dict[str, str]:
@@ -112,32 +90,32 @@ def mirrored(tmp_path: Path, upstream: Upstream) -> Iterator[BackendServer]:
 
 
 def test_pull_through_then_from_cache(
-    mirrored: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
+    mirrored: BackendServer, upstream: Upstream, run_skopeo: SkopeoRunner, make_test_image: Path,
     tmp_path: Path,
 ) -> None:
     layout = tmp_path / "images"
-    digest = make_image(make_test_image, layout, "v1")
-    skopeo_run("copy", "--dest-tls-verify=false", f"oci:{layout}:v1",
+    digest = make_image(make_test_image, layout, "v1", "--text", uuid.uuid4().hex)
+    run_skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:v1",
                f"docker://{upstream.host}/library/hello:v1")
     address = accelerators(mirrored, mirrored.admin_token)["dockerhub_accelerator"]
     assert urlsplit(address).path.strip("/").isalnum()
     source = image_ref(address, "library/hello:v1")
 
-    skopeo_run("copy", "--src-tls-verify=false", source, f"oci:{tmp_path / 'first'}:v1")
+    run_skopeo("copy", "--src-tls-verify=false", source, f"oci:{tmp_path / 'first'}:v1")
     assert json.loads((tmp_path / "first" / "index.json").read_text())["manifests"][0][
         "digest"] == digest
 
     stop(upstream.process)
-    skopeo_run("copy", "--src-tls-verify=false", source, f"oci:{tmp_path / 'second'}:v1")
-    inspected = json.loads(skopeo_run("inspect", "--tls-verify=false", source).stdout)
+    run_skopeo("copy", "--src-tls-verify=false", source, f"oci:{tmp_path / 'second'}:v1")
+    inspected = json.loads(run_skopeo("inspect", "--tls-verify=false", source).stdout)
     assert inspected["Digest"] == digest
     # Docker's form: the mirror's origin with the upstream's own name, anonymous.
     origin = urlsplit(address).netloc
-    docker_style = skopeo_run("inspect", "--raw", "--tls-verify=false",
+    docker_style = run_skopeo("inspect", "--raw", "--tls-verify=false",
                               f"docker://{origin}/library/hello:v1").stdout
     assert (layout / "blobs" / "sha256" / digest[7:]).read_text() == docker_style
 
-    missing = skopeo_run("inspect", "--tls-verify=false",
+    missing = run_skopeo("inspect", "--tls-verify=false",
                          image_ref(address, "library/absent:v1"), check=False)
     assert missing.returncode != 0
     overview = httpx.get(f"{mirrored.url}/v2/manage/mirror/images/overview",
@@ -147,12 +125,12 @@ def test_pull_through_then_from_cache(
 
 
 def test_tampered_upstream_blob_is_refused(
-    mirrored: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
+    mirrored: BackendServer, upstream: Upstream, run_skopeo: SkopeoRunner, make_test_image: Path,
     tmp_path: Path,
 ) -> None:
     layout = tmp_path / "images"
-    digest = make_image(make_test_image, layout, "v2")
-    skopeo_run("copy", "--dest-tls-verify=false", f"oci:{layout}:v2",
+    digest = make_image(make_test_image, layout, "v2", "--text", uuid.uuid4().hex)
+    run_skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:v2",
                f"docker://{upstream.host}/library/other:v2")
     manifest = json.loads((layout / "blobs" / "sha256" / digest[7:]).read_bytes())
     layer = manifest["layers"][0]["digest"][7:]
@@ -160,7 +138,7 @@ def test_tampered_upstream_blob_is_refused(
     data.write_bytes(b"\0" * data.stat().st_size)  # same length, other bytes
 
     address = accelerators(mirrored, mirrored.admin_token)["dockerhub_accelerator"]
-    result = skopeo_run("copy", "--src-tls-verify=false", image_ref(address, "library/other:v2"),
+    result = run_skopeo("copy", "--src-tls-verify=false", image_ref(address, "library/other:v2"),
                         f"oci:{tmp_path / 'out'}:v2", check=False)
     assert result.returncode != 0
     assert "502" in result.stderr
@@ -203,13 +181,13 @@ def test_without_upstream_only_cache_is_served(tmp_path: Path) -> None:
 
 
 def test_official_import_from_a_registry(
-    mirrored: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
+    mirrored: BackendServer, upstream: Upstream, run_skopeo: SkopeoRunner, make_test_image: Path,
     tmp_path: Path,
 ) -> None:
     backend = mirrored  # a server of its own: official images are public
     layout = tmp_path / "images"
-    digest = make_image(make_test_image, layout, "v3")
-    skopeo_run("copy", "--dest-tls-verify=false", f"oci:{layout}:v3",
+    digest = make_image(make_test_image, layout, "v3", "--text", uuid.uuid4().hex)
+    run_skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:v3",
                f"docker://{upstream.host}/demo/app:v3")
     name = f"fromreg{uuid.uuid4().hex[:6]}"
     out = subprocess.run(
@@ -224,7 +202,7 @@ def test_official_import_from_a_registry(
 
 
 def test_upstream_with_token_auth(
-    backend: BackendServer, skopeo_run: Skopeo, make_test_image: Path, tmp_path: Path
+    backend: BackendServer, run_skopeo: SkopeoRunner, make_test_image: Path, tmp_path: Path
 ) -> None:
     """The gcr accelerator in front of another swr-local, whose registry speaks Docker's token
     flow; the credentials ride in the upstream URL."""
@@ -234,15 +212,15 @@ def test_upstream_with_token_auth(
                          headers=headers)
     assert created.status_code == 201
     layout = tmp_path / "images"
-    digest = make_image(make_test_image, layout, "v4")
-    skopeo_run("copy", "--dest-tls-verify=false", "--dest-creds", f"admin:{backend.admin_token}",
+    digest = make_image(make_test_image, layout, "v4", "--text", uuid.uuid4().hex)
+    run_skopeo("copy", "--dest-tls-verify=false", "--dest-creds", f"admin:{backend.admin_token}",
                f"oci:{layout}:v4", f"docker://{backend.host}/{org}/pause:v4")
     env = {"SWR_MIRROR_PORT": str(free_port()),
            "SWR_MIRROR_GCR_UPSTREAM": f"http://admin:{backend.admin_token}@{backend.host}"}
     server = start_backend(tmp_path / "mirror", env)
     try:
         address = accelerators(server, server.admin_token)["gcr_accelerator"]
-        skopeo_run("copy", "--src-tls-verify=false", image_ref(address, f"{org}/pause:v4"),
+        run_skopeo("copy", "--src-tls-verify=false", image_ref(address, f"{org}/pause:v4"),
                    f"oci:{tmp_path / 'out'}:v4")
         pulled = json.loads((tmp_path / "out" / "index.json").read_text())
         assert pulled["manifests"][0]["digest"] == digest
@@ -251,7 +229,7 @@ def test_upstream_with_token_auth(
 
 
 def test_upstream_with_basic_auth(
-    skopeo_run: Skopeo, make_test_image: Path, tmp_path: Path
+    run_skopeo: SkopeoRunner, make_test_image: Path, tmp_path: Path
 ) -> None:
     htpasswd = shutil.which("htpasswd")
     if htpasswd is None:
@@ -262,15 +240,15 @@ def test_upstream_with_basic_auth(
                                     capture_output=True, text=True).stdout)
     upstream = start_upstream(tmp_path / "upstream", users)
     layout = tmp_path / "images"
-    digest = make_image(make_test_image, layout, "v5")
+    digest = make_image(make_test_image, layout, "v5", "--text", uuid.uuid4().hex)
     env = {"SWR_MIRROR_PORT": str(free_port()),
            "SWR_MIRROR_UPSTREAM": f"http://tester:s3cret@{upstream.host}"}
     server = start_backend(tmp_path / "mirror", env)
     try:
-        skopeo_run("copy", "--dest-tls-verify=false", "--dest-creds", "tester:s3cret",
+        run_skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "tester:s3cret",
                    f"oci:{layout}:v5", f"docker://{upstream.host}/library/basic:v5")
         address = accelerators(server, server.admin_token)["dockerhub_accelerator"]
-        inspected = skopeo_run("inspect", "--tls-verify=false",
+        inspected = run_skopeo("inspect", "--tls-verify=false",
                                image_ref(address, "library/basic:v5")).stdout
         assert json.loads(inspected)["Digest"] == digest
     finally:
@@ -279,13 +257,13 @@ def test_upstream_with_basic_auth(
 
 
 def test_prefix_in_the_host_name(
-    tmp_path: Path, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path
+    tmp_path: Path, upstream: Upstream, run_skopeo: SkopeoRunner, make_test_image: Path
 ) -> None:
     """With SWR_MIRROR_DOMAIN (wildcard DNS in a real set-up) the address is a bare origin,
     as Docker's `registry-mirrors` requires; the account is read from the Host header."""
     layout = tmp_path / "images"
-    digest = make_image(make_test_image, layout, "v6")
-    skopeo_run("copy", "--dest-tls-verify=false", f"oci:{layout}:v6",
+    digest = make_image(make_test_image, layout, "v6", "--text", uuid.uuid4().hex)
+    run_skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:v6",
                f"docker://{upstream.host}/library/named:v6")
     port = free_port()
     env = {"SWR_MIRROR_PORT": str(port), "SWR_MIRROR_UPSTREAM": f"http://{upstream.host}",
@@ -310,20 +288,16 @@ def test_prefix_in_the_host_name(
 
 
 def test_index_with_a_large_layer_through_the_mirror(
-    mirrored: BackendServer, upstream: Upstream, skopeo_run: Skopeo, make_test_image: Path,
+    mirrored: BackendServer, upstream: Upstream, run_skopeo: SkopeoRunner, make_test_image: Path,
     tmp_path: Path,
 ) -> None:
     layout = tmp_path / "images"
-    result = subprocess.run(
-        [str(make_test_image), str(layout), "multi", "--text", uuid.uuid4().hex, "--quiet",
-         "--platforms", "linux/amd64,linux/arm64/v8", "--size", "3000000"],
-        check=True, capture_output=True, text=True,
-    )
-    digest = result.stdout.strip()
-    skopeo_run("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi",
+    digest = make_image(make_test_image, layout, "multi", "--text", uuid.uuid4().hex,
+                        *MULTI_PLATFORM, "--size", "3000000")
+    run_skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi",
                f"docker://{upstream.host}/library/multi:1")
     address = accelerators(mirrored, mirrored.admin_token)["dockerhub_accelerator"]
-    skopeo_run("copy", "--all", "--src-tls-verify=false", image_ref(address, "library/multi:1"),
+    run_skopeo("copy", "--all", "--src-tls-verify=false", image_ref(address, "library/multi:1"),
                f"oci:{tmp_path / 'out'}:1")
     pulled = json.loads((tmp_path / "out" / "index.json").read_text())
     assert pulled["manifests"][0]["digest"] == digest

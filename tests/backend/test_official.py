@@ -7,26 +7,26 @@ import json
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
+    MULTI_PLATFORM,
+    admin_fixture,
+    make_image,
+    unique,
+)
 from tests.conftest import BackendServer, start_backend, stop
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory, make_test_image: Path) -> Path:
     root = tmp_path_factory.mktemp("official") / "layout"
-    for tag, extra in {"v1": [], "multi": ["--platforms", "linux/amd64,linux/arm64/v8"]}.items():
-        subprocess.run([str(make_test_image), str(root), tag, *extra], check=True,
-                       capture_output=True)
+    make_image(make_test_image, root, "v1")
+    make_image(make_test_image, root, "multi", *MULTI_PLATFORM)
     return root
 
 
@@ -55,13 +55,6 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServer]
     server = start_backend(tmp_path_factory.mktemp("official-backend"))
     yield server
     stop(server.process)
-
-
-@pytest.fixture
-def admin(backend: BackendServer) -> Iterator[httpx.Client]:
-    headers = {"X-Auth-Token": backend.admin_token}
-    with httpx.Client(base_url=backend.url, headers=headers, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture
@@ -135,8 +128,7 @@ def test_import_refuses_a_tampered_layout(backend: BackendServer, tmp_path: Path
                                           make_test_image: Path) -> None:
     root = tmp_path / "bad"
     # Own text, so no blob of it is in the store yet (a stored blob is not fetched again).
-    subprocess.run([str(make_test_image), str(root), "v1", "--text", unique("tampered")],
-                   check=True, capture_output=True)
+    make_image(make_test_image, root, "v1", "--text", unique("tampered"))
     manifest = json.loads(blob(root, tagged(root, "v1")))
     layer = root / "blobs" / "sha256" / manifest["layers"][0]["digest"].partition(":")[2]
     layer.write_bytes(b"x" * layer.stat().st_size)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,7 +12,12 @@ import httpx
 import oras.client
 import pytest
 
-from tests.backend.test_registry_support import sql
+from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
+    admin_fixture,
+    create_user,
+    sql,
+    unique,
+)
 from tests.conftest import BackendServer
 
 TITLE = "org.opencontainers.image.title"
@@ -26,17 +29,6 @@ FILES = {
     "docs/api/ref.txt": b"reference\n" * 50,
     "bin/tool.bin": hashlib.sha256(b"seed").digest() * 20000,  # 640000 bytes
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def admin(backend: BackendServer) -> Iterator[httpx.Client]:
-    headers = {"X-Auth-Token": backend.admin_token}
-    with httpx.Client(base_url=backend.url, headers=headers, timeout=60) as client:
-        yield client
 
 
 def push_package(
@@ -167,8 +159,7 @@ def test_other_account_gets_nothing(
     org, _ = package
     account = unique("acct")
     backend.admin("account", "create", account)
-    backend.admin("user", "create", account, "bob")
-    token = backend.admin("token", "create", account, "bob")
+    token = create_user(backend, "bob", account).token
     base = f"/v2/manage/namespaces/{org}/packages/tools$cli/versions"
     with httpx.Client(base_url=backend.url, headers={"X-Auth-Token": token}) as other:
         assert other.get("/v2/manage/packages", params={"namespace": org}).json() == []

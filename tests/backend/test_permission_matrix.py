@@ -12,7 +12,6 @@ visible things the caller may not change answer 403.
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backend.support import make_image, unique
 from tests.conftest import BackendServer, start_backend, stop
 
 ACTORS = ("admin", "m7", "m3", "m1", "m0", "shared", "stranger")
 NS_NOT_FOUND = (404, "SVCSTG.SWR.4040058")
 FORBIDDEN = (403, "SVCSTG.SWR.4030170")
 Outcome = tuple[int, str | None]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -115,7 +111,7 @@ def _populate(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[World]:
     layout = tmp_path_factory.mktemp("matrix") / "layout"
-    subprocess.run([str(make_test_image), str(layout), "v1"], check=True, capture_output=True)
+    make_image(make_test_image, layout, "v1")
     w = World(backend, skopeo, layout, unique("mx"), unique("own"), unique("shr"), unique("str"))
     members = {"admin": w.owner, "m7": w.owner, "m3": w.owner, "m1": w.owner, "m0": w.owner,
                "spare": w.owner, "shared": w.shared_account, "stranger": w.stranger_account}

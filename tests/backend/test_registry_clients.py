@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import httpx
 import oras.client
 import pytest
-from test_registry_support import (  # noqa: F401  (fixtures are registered by import)
+
+from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
     SkopeoRunner,
     basic,
     images_fixture,

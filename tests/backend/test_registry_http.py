@@ -14,7 +14,8 @@ import httpx
 import jwt
 import pytest
 from conftest import start_backend, stop
-from test_registry_support import (  # noqa: F401  (fixtures are registered by import)
+
+from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
     basic,
     bearer,
     create_org,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.backend.support import make_image, unique
 from tests.conftest import BackendServer, start_backend, stop
-
-
-def unique(prefix: str = "sh") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -237,7 +233,7 @@ def push(skopeo: str, backend: BackendServer, token: str, layout: Path, target: 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory, make_test_image: Path) -> Path:
     folder = tmp_path_factory.mktemp("share-image") / "layout"
-    subprocess.run([str(make_test_image), str(folder), "v1"], check=True, capture_output=True)
+    make_image(make_test_image, folder, "v1")
     return folder
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import stat
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -41,15 +40,12 @@ from huaweicloudsdkswr.v2 import (
 )
 
 from swrlocal import signing
+from tests.backend.support import unique
 from tests.conftest import BackendServer, start_backend, stop
 
 AK, SK = "SWRLTESTACCESSKEY000", "s3cr3t-Secret-key-for-unit-tests-0123456"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 UNAUTHENTICATED = "SVCSTG.SWR.4010000"
-
-
-def unique(prefix: str = "sg") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def sdk_signed(
@@ -159,7 +155,7 @@ def test_sdk_drives_organizations_repositories_tags_shares(
     backend: BackendServer, keys: tuple[str, str]
 ) -> None:
     client = sdk_client(backend.url, *keys)
-    org, other = unique(), unique("acct")
+    org, other = unique("sg"), unique("acct")
     backend.admin("account", "create", other)
 
     client.create_namespace(CreateNamespaceRequest(body=CreateNamespaceRequestBody(namespace=org)))
@@ -200,7 +196,7 @@ def test_sdk_drives_organizations_repositories_tags_shares(
 
 def test_sdk_tag_calls(backend: BackendServer, keys: tuple[str, str]) -> None:
     client = sdk_client(backend.url, *keys)
-    org = unique()
+    org = unique("sg")
     client.create_namespace(CreateNamespaceRequest(body=CreateNamespaceRequestBody(namespace=org)))
     client.create_repo(CreateRepoRequest(
         namespace=org, body=CreateRepoRequestBody(repository="app", is_public=False)
@@ -268,7 +264,7 @@ def test_stale_or_future_date_refused(backend: BackendServer, keys: tuple[str, s
 
 
 def test_signed_body_is_covered(backend: BackendServer, keys: tuple[str, str]) -> None:
-    org = unique()
+    org = unique("sg")
     signed_for = f'{{"namespace": "{org}"}}'.encode()
     headers = signed_headers(backend.url, *keys, datetime.now(UTC), "POST",
                              body=signed_for)

@@ -1,19 +1,21 @@
-"""Registry test helpers: organizations, users with permissions, an isolated skopeo.
+"""Helpers shared by the backend tests: unique names, organizations, users and tokens, direct
+SQL, error checks, an admin client, test images and an isolated skopeo.
 
 Kept out of a `tests/backend/conftest.py` on purpose: a second module named `conftest` would
-shadow the root one that other test modules import `BackendServer` from. The registry tests
-import these fixtures (`*_fixture`, registered under the name without the suffix).
+shadow the root one that test modules import `BackendServer` from. Fixtures here are named
+`*_fixture` and registered under the name without the suffix by importing them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +24,43 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import BackendServer
+    from tests.conftest import BackendServer
 
-_counter = itertools.count()
+
+def unique(prefix: str) -> str:
+    """A name no other test (nor an earlier run on a kept data directory) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def sql(backend: BackendServer, statement: str, params: tuple[object, ...] = ()) -> list[tuple]:
+    """Run a statement on the server's metadata database, for states the API cannot reach."""
+    with closing(sqlite3.connect(backend.data_dir / "metadata.sqlite3", timeout=10)) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        rows = conn.execute(statement, params).fetchall()
+        conn.commit()
+        return rows
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    """A Manage API error: the status, and the SWR error body (shape B) with `code`."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error_code"] == code
+    assert isinstance(body["error_msg"], str) and body["error_msg"]
+    assert body["errors"] == [{"errorCode": code, "errorMessage": body["error_msg"], "detail": ""}]
+    assert response.headers["content-type"] == "application/json"
+
+
+def admin_client(backend: BackendServer, timeout: float = 60) -> httpx.Client:
+    """A client of the Manage API with the admin token; the caller closes it."""
+    headers = {"X-Auth-Token": backend.admin_token}
+    return httpx.Client(base_url=backend.url, headers=headers, timeout=timeout)
+
+
+@pytest.fixture(name="admin")
+def admin_fixture(backend: BackendServer) -> Iterator[httpx.Client]:
+    with admin_client(backend) as client:
+        yield client
 
 
 @dataclass
@@ -36,7 +72,7 @@ class User:
 
 def create_org(backend: BackendServer, prefix: str = "reg") -> str:
     """A fresh organization owned by the admin, created through the Manage API."""
-    name = f"{prefix}{next(_counter)}"
+    name = unique(prefix)
     response = httpx.post(
         f"{backend.url}/v2/manage/namespaces",
         json={"namespace": name},
@@ -46,33 +82,41 @@ def create_org(backend: BackendServer, prefix: str = "reg") -> str:
     return name
 
 
-def create_user(backend: BackendServer, prefix: str = "user") -> User:
-    name = f"{prefix}{next(_counter)}"
-    user_id = backend.admin("user", "create", "default", name)
-    token = backend.admin("token", "create", "default", name)
+def create_user(backend: BackendServer, prefix: str = "user", account: str = "default") -> User:
+    """A new user of `account` (made with `swr-local`), with an API token."""
+    name = unique(prefix)
+    user_id = backend.admin("user", "create", account, name)
+    token = backend.admin("token", "create", account, name)
     return User(name, user_id, token)
 
 
 def grant(backend: BackendServer, org: str, user: User, level: int) -> None:
     """Give a user a permission level on an organization (written directly: the Manage API's
     permission calls belong to another part of the backend)."""
-    conn = sqlite3.connect(backend.data_dir / "metadata.sqlite3", timeout=10)
-    try:
-        with conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO namespace_access"
-                " (namespace_id, user_id, auth, created, updated)"
-                " SELECT id, ?, ?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'"
-                " FROM namespaces WHERE name = ?",
-                (user.user_id, level, org),
-            )
-    finally:
-        conn.close()
+    sql(
+        backend,
+        "INSERT OR REPLACE INTO namespace_access (namespace_id, user_id, auth, created, updated)"
+        " SELECT id, ?, ?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'"
+        " FROM namespaces WHERE name = ?",
+        (user.user_id, level, org),
+    )
 
 
 @pytest.fixture(name="org")
 def org_fixture(backend: BackendServer) -> str:
     return create_org(backend)
+
+
+MULTI_PLATFORM = ("--platforms", "linux/amd64,linux/arm64/v8")
+
+
+def make_image(make_test_image: Path, layout: Path, tag: str, *options: str) -> str:
+    """Add an image to an OCI layout (shared/tools/make-test-image); return its digest."""
+    result = subprocess.run(
+        [str(make_test_image), str(layout), tag, *options, "--quiet"],
+        check=True, capture_output=True, text=True,
+    )
+    return result.stdout.strip()
 
 
 @pytest.fixture(name="images", scope="session")
@@ -82,13 +126,12 @@ def images_fixture(tmp_path_factory: pytest.TempPathFactory, make_test_image: Pa
     variants = {
         "v1": [],
         "v2": ["--text", "second"],
-        "multi": ["--platforms", "linux/amd64,linux/arm64/v8"],
+        "multi": list(MULTI_PLATFORM),
         "big": ["--size", "6000000", "--layers", "3"],
         "raw": ["--no-gzip"],
     }
-    for tag, extra in variants.items():
-        subprocess.run([str(make_test_image), str(layout), tag, *extra], check=True,
-                       capture_output=True)
+    for tag, options in variants.items():
+        make_image(make_test_image, layout, tag, *options)
     return layout
 
 
@@ -184,13 +227,3 @@ def push_image(
     )
     assert response.status_code == 201, response.text
     return "sha256:" + hashlib.sha256(body).hexdigest(), body, len(config) + len(layer)
-
-
-def sql(backend: BackendServer, statement: str, params: tuple[object, ...] = ()) -> list[tuple]:
-    conn = sqlite3.connect(backend.data_dir / "metadata.sqlite3", timeout=10)
-    try:
-        with conn:
-            conn.execute("PRAGMA foreign_keys=ON")
-            return conn.execute(statement, params).fetchall()
-    finally:
-        conn.close()
