@@ -39,6 +39,10 @@ class Settings:
     # Subscriptions (docs/subscriptions.md): access re-check period, per-subscriber queue bound.
     subscription_recheck_seconds: float = 30.0
     subscription_queue_size: int = 1000
+    # Seconds a feed retries an unavailable backend before ending subscriptions; seconds a
+    # replica's lease on a job's log lasts without renewal (Redis mode).
+    subscription_retry_seconds: float = 30.0
+    subscription_lease_seconds: float = 10.0
     # Key of signed download links (`gateway.downloads`); empty: a random key per process.
     download_key: str = field(default="", repr=False)
 
@@ -70,6 +74,8 @@ class Settings:
                 env.get("SWR_SUBSCRIPTION_RECHECK_SECONDS", "30")
             ),
             "subscription_queue_size": int(env.get("SWR_SUBSCRIPTION_QUEUE_SIZE", "1000")),
+            "subscription_retry_seconds": float(env.get("SWR_SUBSCRIPTION_RETRY_SECONDS", "30")),
+            "subscription_lease_seconds": float(env.get("SWR_SUBSCRIPTION_LEASE_SECONDS", "10")),
             "download_key": env.get("SWR_DOWNLOAD_KEY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -6,11 +6,11 @@ See docs/subscriptions.md for the design and the measured figures.
 from __future__ import annotations
 
 from gateway.subscriptions.feed import SubscriberTooSlow
-from gateway.subscriptions.hub import HubOptions, SubscriptionHub
+from gateway.subscriptions.hub import HubOptions, SubscriptionHub, connect_relay
 from gateway.subscriptions.logs import JobKey, LogEvent, LogStream
 from gateway.subscriptions.status import StatusEvent, status_events
 
 __all__ = [
     "HubOptions", "JobKey", "LogEvent", "LogStream", "StatusEvent", "SubscriberTooSlow",
-    "SubscriptionHub", "status_events",
+    "SubscriptionHub", "connect_relay", "status_events",
 ]

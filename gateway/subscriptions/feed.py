@@ -10,7 +10,8 @@ feed's reads are handled by kind:
 |---|---|
 | 401 / 403 for the reading token | that subscriber is dropped with the error; the next one reads |
 | 404 | the topic is gone (pipeline or job deleted): every subscriber gets `NOT_FOUND` |
-| unavailable, 5xx, timeout | retried with a growing pause (at most `MAX_BACKOFF` seconds) |
+| unavailable, 5xx, timeout | retried with a growing pause (at most `MAX_BACKOFF` seconds); |
+| | after `retry_seconds` without a success every subscriber gets `BACKEND_UNAVAILABLE` |
 
 A subscriber whose queue is full when the feed publishes is detached at once, so one slow client
 never holds the feed or the others back; it receives what was queued and then the
@@ -23,15 +24,23 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import ClassVar, Generic, TypeVar
 
 from gateway.backend.client import Caller
-from gateway.backend.errors import BackendError, Forbidden, NotFound, Unauthenticated
+from gateway.backend.errors import (
+    BackendError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 
 logger = logging.getLogger("gateway.subscriptions")
 E = TypeVar("E")
 MAX_BACKOFF = 5.0
+DEFAULT_RETRY_SECONDS = 30.0
 _ids = itertools.count(1)
 
 
@@ -66,14 +75,42 @@ class Subscriber(Generic[E]):
             self.queue.put_nowait(None)  # wake a waiting reader; a full queue wakes it anyway
 
 
+class Retry:
+    """Pauses between failed reads, and the point where failing has lasted long enough.
+
+    Why bounded: a backend that stays down would otherwise keep every subscription open and
+    silent forever; the client is better told (`BACKEND_UNAVAILABLE`) and left to resubscribe.
+    """
+
+    def __init__(self, give_up_after: float) -> None:
+        self.give_up_after = give_up_after
+        self.failures = 0
+        self._since: float | None = None
+
+    def succeeded(self) -> None:
+        self.failures, self._since = 0, None
+
+    def failed(self) -> float | None:
+        """The pause before the next attempt, or None when the retry period is over."""
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        self.failures += 1
+        left = self._since + self.give_up_after - now
+        if left <= 0:
+            return None
+        return min(MAX_BACKOFF, 0.1 * 2**self.failures, left)
+
+
 class Feed(Generic[E]):
     """A topic with one reader task; subclasses implement `poll`, which publishes."""
 
     kind: ClassVar[str] = "feed"
 
     def __init__(self, name: str, on_empty: Callable[[Feed[E]], None],
-                 counters: FeedCounters) -> None:
+                 counters: FeedCounters, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
         self.name = name
+        self.retry_seconds = retry_seconds
         self.subscribers: dict[Subscriber[E], None] = {}  # insertion order: the readers' queue
         self.done = False
         self._on_empty = on_empty
@@ -121,30 +158,46 @@ class Feed(Generic[E]):
     # -- the reader ------------------------------------------------------------------------
 
     async def poll(self, caller: Caller) -> None:
-        """Read the backend once (as `caller`) and publish; set `done` at the topic's end."""
+        """Read once (as `caller`) and publish; set `done` at the topic's end."""
         raise NotImplementedError
 
     async def _run(self) -> None:
-        failures = 0
+        retry = Retry(self.retry_seconds)
         while self.subscribers and not self.done:
-            holder = next(iter(self.subscribers))
-            caller = Caller(holder.caller.token, self._reader_id, asyncio.Semaphore(1))
-            try:
-                self._counters.polled(self.kind)
-                await self.poll(caller)
-                failures = 0
-            except NotFound as exc:
-                for subscriber in list(self.subscribers):
-                    self._drop(subscriber, exc)
-            except (Unauthenticated, Forbidden) as exc:
-                self._drop(holder, exc)
-            except BackendError as exc:
-                failures += 1
-                pause = min(MAX_BACKOFF, 0.1 * 2**failures)
-                logger.warning("feed %s: backend failed (%s); retrying in %.1fs",
-                               self.name, exc.message, pause)
-                await asyncio.sleep(pause)
+            ended = await self.guarded(self.poll, retry)
+            if ended is not None:
+                self.drop_all(ended)
         self.close()
+
+    async def guarded(self, read: Callable[[Caller], Awaitable[None]], retry: Retry
+                      ) -> BackendError | None:
+        """One `read` as the longest-attached subscriber, its failure handled by kind.
+
+        Returns the error that ends the topic for every subscriber (404, or failures for longer
+        than the retry period); the caller decides how far to spread it.
+        """
+        holder = next(iter(self.subscribers))
+        caller = Caller(holder.caller.token, self._reader_id, asyncio.Semaphore(1))
+        try:
+            await read(caller)
+            retry.succeeded()
+        except NotFound as exc:
+            return exc
+        except (Unauthenticated, Forbidden) as exc:
+            self._drop(holder, exc)
+        except BackendError as exc:
+            pause = retry.failed()
+            if pause is None:
+                return Unavailable(f"backend unavailable for {retry.give_up_after:g}s:"
+                                   f" {exc.message}")
+            logger.warning("feed %s: backend failed (%s); retrying in %.1fs",
+                           self.name, exc.message, pause)
+            await asyncio.sleep(pause)
+        return None
+
+    def drop_all(self, error: BackendError) -> None:
+        for subscriber in list(self.subscribers):
+            self._drop(subscriber, error)
 
 
 class FeedCounters:
@@ -162,3 +215,5 @@ class FeedCounters:
     def joined(self, kind: str, delta: int) -> None:
         pass
 
+    def leading(self, kind: str, delta: int) -> None:
+        pass

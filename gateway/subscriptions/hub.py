@@ -13,19 +13,26 @@ Metrics (in the app's registry):
 | `gateway_subscription_feeds` | gauge by `kind`: feeds running now |
 | `gateway_subscription_subscribers` | gauge by `kind`: subscribers attached to a feed now |
 | `gateway_subscription_drops_total` | `reason` (`slow`, `unauthenticated`, `forbidden`, ...) |
+| `gateway_subscription_leases` | gauge by `kind`: job leases this replica holds (Redis mode) |
+
+With a `LogRelay` (`SWR_REDIS_URL`), log topics are `RelayedLogFeed`s: replicas share one backend
+reader per job through Redis (`gateway.subscriptions.relay`). Status pollers stay per replica.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.backend.containerops import ContainerOpsClient
-from gateway.subscriptions.feed import Feed, FeedCounters
+from gateway.subscriptions.feed import DEFAULT_RETRY_SECONDS, Feed, FeedCounters
 from gateway.subscriptions.logs import JobKey, LogFollower, LogHubLike
 from gateway.subscriptions.status import Status, StatusHubLike, StatusPoller
+
+if TYPE_CHECKING:
+    from gateway.subscriptions.relay import LogRelay
 
 DEFAULT_RECHECK_SECONDS = 30.0
 DEFAULT_QUEUE_SIZE = 1000
@@ -42,12 +49,21 @@ class HubOptions:
     # Long-poll hold per follower read; kept below the backend read timeout (see `for_timeout`).
     log_wait_seconds: float = DEFAULT_LOG_WAIT_SECONDS
     status_interval: float = DEFAULT_STATUS_INTERVAL
+    # How long a feed retries an unavailable backend before ending its subscriptions.
+    retry_seconds: float = DEFAULT_RETRY_SECONDS
 
     def for_timeout(self, backend_timeout: float) -> HubOptions:
         """Hold long polls for at most half the read timeout, so a held call never times out."""
-        wait = min(self.log_wait_seconds, backend_timeout / 2)
-        return HubOptions(self.recheck_seconds, self.queue_size, self.buffer_lines, wait,
-                          self.status_interval)
+        return replace(self, log_wait_seconds=min(self.log_wait_seconds, backend_timeout / 2))
+
+
+def connect_relay(redis_url: str, lease_seconds: float) -> LogRelay | None:
+    """The Redis relay for `SWR_REDIS_URL`, or None (in-process followers) when unset."""
+    if not redis_url:
+        return None
+    from gateway.subscriptions.relay import LogRelay, RelayOptions  # the optional extra
+
+    return LogRelay.connect(redis_url, RelayOptions(lease_seconds=lease_seconds))
 
 
 class PrometheusCounters(FeedCounters):
@@ -62,6 +78,8 @@ class PrometheusCounters(FeedCounters):
                               ["kind"], registry=registry)
         self.drops = Counter("gateway_subscription_drops", "Subscribers dropped by a feed",
                              ["reason"], registry=registry)
+        self.leases = Gauge("gateway_subscription_leases", "Job leases held (Redis mode)",
+                            ["kind"], registry=registry)
 
     def started(self, kind: str) -> None:
         self.started_total.labels(kind).inc()
@@ -79,11 +97,16 @@ class PrometheusCounters(FeedCounters):
     def dropped(self, reason: str) -> None:
         self.drops.labels(reason).inc()
 
+    def leading(self, kind: str, delta: int) -> None:
+        self.leases.labels(kind).inc(delta)
+
 
 class SubscriptionHub(LogHubLike, StatusHubLike):
     def __init__(self, ops: ContainerOpsClient, options: HubOptions,
-                 registry: CollectorRegistry | None = None) -> None:
+                 registry: CollectorRegistry | None = None, relay: LogRelay | None = None
+                 ) -> None:
         self.ops = ops
+        self.relay = relay
         self.options = options
         self.queue_size = options.queue_size
         self.recheck_seconds = options.recheck_seconds
@@ -95,16 +118,25 @@ class SubscriptionHub(LogHubLike, StatusHubLike):
         """The job's follower; a new one starts reading at `start` (the log's end as seen)."""
         follower = self.logs.get(key)
         if follower is None or follower.done:
-            follower = LogFollower(key, start, self.ops, self.options.log_wait_seconds,
-                                   self.options.buffer_lines, self._forget, self.counters)
+            follower = self._new_follower(key, start)
             self.logs[key] = follower
         return follower
+
+    def _new_follower(self, key: JobKey, start: int) -> LogFollower:
+        o = self.options
+        if self.relay is None:
+            return LogFollower(key, start, self.ops, o.log_wait_seconds, o.buffer_lines,
+                               self._forget, self.counters, o.retry_seconds)
+        from gateway.subscriptions.relay import RelayedLogFeed  # redis is an optional extra
+
+        return RelayedLogFeed(key, start, self.ops, o.log_wait_seconds, o.buffer_lines,
+                              self._forget, self.counters, o.retry_seconds, self.relay)
 
     def status_poller(self, pipeline_id: str, first: Status) -> StatusPoller:
         poller = self.statuses.get(pipeline_id)
         if poller is None or poller.done:
             poller = StatusPoller(pipeline_id, first, self.ops, self.options.status_interval,
-                                  self._forget, self.counters)
+                                  self._forget, self.counters, self.options.retry_seconds)
             self.statuses[pipeline_id] = poller
         return poller
 
@@ -120,3 +152,5 @@ class SubscriptionHub(LogHubLike, StatusHubLike):
         """Stop every feed (app shutdown); their subscribers' connections are closing too."""
         for feed in [*self.logs.values(), *self.statuses.values()]:
             feed.close()
+        if self.relay is not None:
+            await self.relay.close()  # lets leaders release their leases first

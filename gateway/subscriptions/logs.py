@@ -31,7 +31,13 @@ from typing import ClassVar
 
 from gateway.backend.client import Caller
 from gateway.backend.containerops import MAX_LOG_PAGE, ContainerOpsClient, LogPage
-from gateway.subscriptions.feed import Feed, FeedCounters, Subscriber, SubscriberTooSlow
+from gateway.subscriptions.feed import (
+    DEFAULT_RETRY_SECONDS,
+    Feed,
+    FeedCounters,
+    Subscriber,
+    SubscriberTooSlow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +79,10 @@ class LogFollower(Feed[LogEvent]):
     def __init__(
         self, key: JobKey, start: int, ops: ContainerOpsClient, wait: float, buffer_lines: int,
         on_empty: Callable[[Feed[LogEvent]], None], counters: FeedCounters,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
-        super().__init__(f"{key.pipeline_id}/{key.stage_index}/{key.job_id}", on_empty, counters)
+        super().__init__(f"{key.pipeline_id}/{key.stage_index}/{key.job_id}", on_empty, counters,
+                         retry_seconds)
         self.key = key
         self.end = start  # offset of the next line to read
         self.buffer: deque[LogEvent] = deque(maxlen=buffer_lines)
@@ -90,6 +98,7 @@ class LogFollower(Feed[LogEvent]):
         return [self.buffer[i] for i in range(skip, len(self.buffer))]
 
     async def poll(self, caller: Caller) -> None:
+        self._counters.polled(self.kind)
         k = self.key
         page = await self._ops.job_logs(caller, k.pipeline_id, k.stage_index, k.job_id,
                                         self.end, MAX_LOG_PAGE, wait=self._wait)

@@ -17,7 +17,13 @@ from typing import Any, ClassVar
 
 from gateway.backend.client import Caller
 from gateway.backend.containerops import ContainerOpsClient
-from gateway.subscriptions.feed import Feed, FeedCounters, Subscriber, SubscriberTooSlow
+from gateway.subscriptions.feed import (
+    DEFAULT_RETRY_SECONDS,
+    Feed,
+    FeedCounters,
+    Subscriber,
+    SubscriberTooSlow,
+)
 
 Status = dict[str, Any]
 
@@ -33,8 +39,8 @@ class StatusPoller(Feed[StatusEvent]):
 
     def __init__(self, pipeline_id: str, first: Status, ops: ContainerOpsClient,
                  interval: float, on_empty: Callable[[Feed[StatusEvent]], None],
-                 counters: FeedCounters) -> None:
-        super().__init__(pipeline_id, on_empty, counters)
+                 counters: FeedCounters, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
+        super().__init__(pipeline_id, on_empty, counters, retry_seconds)
         self.pipeline_id = pipeline_id
         self.last = first
         self._ops = ops
@@ -42,6 +48,7 @@ class StatusPoller(Feed[StatusEvent]):
 
     async def poll(self, caller: Caller) -> None:
         await asyncio.sleep(self._interval)
+        self._counters.polled(self.kind)
         status = (await self._ops.get_pipeline(caller, self.pipeline_id)).get("status") or {}
         if status != self.last:
             self.last = status

@@ -24,25 +24,41 @@ _NEXT = {TRANSPORT_WS: "next", LEGACY_WS: "data"}
 _START = {TRANSPORT_WS: "subscribe", LEGACY_WS: "start"}
 
 
+class RunningGateway:
+    """A gateway app under uvicorn in a thread; `app` stays readable after `stop` (metrics)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        for _ in range(400):
+            if self.server.started:
+                break
+            threading.Event().wait(0.025)
+        assert self.server.started, "gateway did not start"
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "gateway did not stop"
+
+
 @contextmanager
 def serve_gateway(settings: Settings) -> Iterator[str]:
     """The gateway under uvicorn in a thread (websockets need a real server); yields its URL."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
-    thread.start()
+    gateway = RunningGateway(settings)
     try:
-        for _ in range(400):
-            if server.started:
-                break
-            threading.Event().wait(0.025)
-        assert server.started, "gateway did not start"
-        yield f"http://127.0.0.1:{port}"
+        yield gateway.start()
     finally:
-        server.should_exit = True
-        thread.join(30)
+        gateway.stop()
 
 
 class Subscription:
