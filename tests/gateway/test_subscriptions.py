@@ -17,7 +17,7 @@ import pytest
 
 from gateway.settings import Settings
 from tests.backend.test_containerops import Ops, shell_stage
-from tests.conftest import BackendServer
+from tests.conftest import BackendServer, start_backend, stop
 from tests.gateway.test_subscriptions_support import (
     LEGACY_WS,
     TRANSPORT_WS,
@@ -264,6 +264,79 @@ async def test_pipeline_status_streams_changes_until_success(
     assert client.payloads[0]["pipelineStatus"]["runId"] is None
     assert client.payloads[-1]["pipelineStatus"]["stages"] == [{"index": 0,
                                                                 "state": "SUCCESSFUL"}]
+
+
+async def test_subscriber_whose_queue_overflows_is_dropped_and_resumes_from_the_offset_given(
+    gateway_url: str, ops: Ops, backend: BackendServer, tmp_path: Path
+) -> None:
+    # given a gateway whose subscriber queues hold 2 events, and a step that prints 300 lines
+    # at once (the follower reads them in pages far larger than 2 lines)
+    settings = Settings.from_env({"SWR_BACKEND_URL": backend.url,
+                                  "SWR_SUBSCRIPTION_QUEUE_SIZE": "2"})
+    go = tmp_path / "go-burst"
+    script = f"while [ ! -f {go} ]; do sleep 0.02; done; seq 1 300 | sed 's/^/line /'"
+    created = ops.create(ops.group("sub"), {"name": "burst", "stages": [shell_stage(script)]})
+    pipeline_id = created["id"]
+    start_and_wait(ops, pipeline_id)
+    with serve_gateway(settings) as small_queues:
+        slow = Subscription(small_queues, TRANSPORT_WS, backend.admin_token)
+        task = asyncio.create_task(slow.run(STEP_LOG, {"pipeline": pipeline_id, "from": 0}))
+        await wait_for_subscribers(small_queues, 1)
+
+        # when the lines come faster than the queue takes them
+        go.touch()
+        await asyncio.wait_for(task, 60)
+        drops = metric(gateway_metrics(small_queues), "gateway_subscription_drops_total",
+                       'reason="slow"')
+
+    # then it got a gap-free prefix, then SUBSCRIBER_TOO_SLOW naming where to resume
+    reached = len(slow.payloads)
+    assert offsets(slow) == list(range(reached))
+    assert [e["extensions"]["code"] for e in slow.errors] == ["SUBSCRIBER_TOO_SLOW"]
+    assert slow.errors[0]["message"] == (
+        f"subscriber too slow: more than 2 lines queued; resubscribe with fromOffset {reached}")
+    assert drops == 1.0
+
+    # and resubscribing from there (default queue) gets exactly the rest
+    rest = Subscription(gateway_url, TRANSPORT_WS, backend.admin_token)
+    await asyncio.wait_for(rest.run(STEP_LOG, {"pipeline": pipeline_id, "from": reached}), 60)
+    assert rest.errors == [] and rest.completed
+    assert contents(slow) + contents(rest) == expected_log(300)
+    assert offsets(rest) == list(range(reached, 303))
+
+
+async def test_backend_that_stays_down_ends_subscriptions_after_the_retry_period(
+    tmp_path: Path
+) -> None:
+    # given a backend of its own and a subscriber following a running step through a gateway
+    # that retries an unavailable backend for 1.5 s
+    private = start_backend(tmp_path / "backend")
+    ops = Ops(private.url, private.admin_token)
+    pipeline_id, go = gated_pipeline(ops, tmp_path, 3)
+    try:
+        start_and_wait(ops, pipeline_id)
+        settings = Settings(backend_url=private.url, subscription_retry_seconds=1.5)
+        with serve_gateway(settings) as url:
+            client = Subscription(url, LEGACY_WS, private.admin_token)
+            task = asyncio.create_task(client.run(STEP_LOG, {"pipeline": pipeline_id,
+                                                             "from": 0}))
+            await wait_for_subscribers(url, 1)
+
+            # when the backend goes away and stays away
+            stop(private.process)
+            await asyncio.wait_for(task, 60)
+            drops = metric(gateway_metrics(url), "gateway_subscription_drops_total",
+                           'reason="backend_unavailable"')
+
+        # then the subscription ended with BACKEND_UNAVAILABLE instead of waiting forever
+        assert contents(client) == ["stage 0 'script' (jenkins_build, run) started"]
+        assert [e["extensions"]["code"] for e in client.errors] == ["BACKEND_UNAVAILABLE"]
+        assert client.errors[0]["message"].startswith("backend unavailable for 1.5s: ")
+        assert drops == 1.0
+    finally:
+        go.touch()  # lets the orphaned step script finish
+        if private.process.poll() is None:
+            stop(private.process)
 
 
 def other_account_token(backend: BackendServer) -> str:
