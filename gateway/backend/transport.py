@@ -6,7 +6,9 @@ JSON documents, so this transport reads them in one `await response.read()`.
 
 It also offers `fetch`, the same call without httpx's `Request`/`Response` models and URL
 parsing, which `BackendClient` uses on its hot path: on loopback the httpx models cost about three
-times the CPU of the aiohttp call itself (docs/gateway.md, "Transport").
+times the CPU of the aiohttp call itself (docs/gateway.md, "Transport"). `fetch` sends plain-http
+calls over `gateway.backend.wire`'s keep-alive pool, cheaper again than aiohttp; TLS backends,
+streamed downloads and the httpx interface stay on aiohttp.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import aiohttp
 import httpx
 import yarl
 
+from gateway.backend import wire
+
 _HTTP_11 = {"http_version": b"HTTP/1.1"}
 STREAM_CHUNK = 64 * 1024  # what a streamed body is relayed in; memory per download is O(this)
 _JSON_TYPE = {"Content-Type": "application/json"}
@@ -28,6 +32,8 @@ class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, limits: httpx.Limits, timeout: httpx.Timeout) -> None:
         self._limits = limits
+        self._read_timeout, self._connect_timeout = timeout.read, timeout.connect
+        self._pools: dict[str, wire.Pool] = {}
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=timeout.pool, sock_connect=timeout.connect,
             sock_read=timeout.read,
@@ -47,7 +53,27 @@ class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
     async def fetch(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """One call with an already percent-encoded URL; failures raise `httpx.TransportError`."""
+        """One call with an already percent-encoded URL; failures raise `httpx.TransportError`.
+
+        Answer headers come with lower-case names."""
+        split = wire.split_url(url) if method in wire.METHODS else None
+        if split is None:
+            return await self._fetch_aiohttp(method, url, headers, body)
+        authority, target = split
+        pool = self._pools.get(authority) or self._open_pool(authority)
+        head = wire.request_head(method, target, authority, headers, body)
+        return await pool.request(head, body, method)
+
+    def _open_pool(self, authority: str) -> wire.Pool:
+        limits = self._limits
+        max_idle = limits.max_keepalive_connections or limits.max_connections or 100
+        pool = wire.Pool(authority, self._read_timeout, self._connect_timeout, max_idle)
+        self._pools[authority] = pool
+        return pool
+
+    async def _fetch_aiohttp(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
         session = self._session or self._open()
         if body is not None:
             headers = {**headers, **_JSON_TYPE}
@@ -85,7 +111,7 @@ class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        status, headers, content = await self.fetch(
+        status, headers, content = await self._fetch_aiohttp(
             request.method, str(request.url), dict(request.headers), request.content or None
         )
         return httpx.Response(
@@ -94,6 +120,9 @@ class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
