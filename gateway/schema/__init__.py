@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry import relay
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -63,7 +64,10 @@ class GatewaySchema(strawberry.Schema):
 schema = GatewaySchema(
     query=Query, mutation=Mutation, subscription=Subscription,
     types=[Tag, RepositoryShare, OfficialImage, Package, PipelineTemplate, Job],
-    extensions=[ErrorCodes],
+    # Parsing and validating depend only on the query text and the schema; clients send the
+    # same few documents over and over (bounded LRU, 128 texts).
+    extensions=[ErrorCodes, lambda: ParserCache(maxsize=128),
+                lambda: ValidationCache(maxsize=128)],
     # Plain scalar attributes skip graphql-core's per-field path (gateway/schema/execution.py).
     execution_context_class=GatewayExecutionContext,
 )
