@@ -244,6 +244,9 @@ class RelayedLogFeed(LogFollower):
                     continue
             except RedisError as exc:
                 logger.warning("feed %s: redis failed in election (%s)", self.name, exc)
+            except Exception:
+                # An unexpected failure must not leave the job without a leader for good.
+                logger.exception("feed %s: leader failed", self.name)
             await asyncio.sleep(pause)
 
     async def _lead_while_holding(self) -> None:
