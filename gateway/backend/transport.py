@@ -67,7 +67,8 @@ class BufferedAiohttpTransport(httpx.AsyncBaseTransport):
     def _open_pool(self, authority: str) -> wire.Pool:
         limits = self._limits
         max_idle = limits.max_keepalive_connections or limits.max_connections or 100
-        pool = wire.Pool(authority, self._read_timeout, self._connect_timeout, max_idle)
+        pool = wire.Pool(authority, self._read_timeout, self._connect_timeout, max_idle,
+                         limits.keepalive_expiry or 5.0)
         self._pools[authority] = pool
         return pool
 

@@ -35,6 +35,7 @@ class _Connection(asyncio.Protocol):
         self.body: list[bytes] = []
         self.got_bytes = False
         self.closed = False
+        self.idle_since = 0.0
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -93,13 +94,13 @@ class Pool:
     """Idle keep-alive connections to one `host:port`, most recently used first."""
 
     def __init__(self, authority: str, timeout: float | None, connect_timeout: float | None,
-                 max_idle: int) -> None:
+                 max_idle: int, keepalive: float) -> None:
         host, _, port = authority.rpartition(":")
         if not host or not port.isdigit():  # no port given (or an IPv6 literal without one)
             host, port = authority, "80"
         self.host, self.port = host.strip("[]"), int(port)
         self.timeout, self.connect_timeout = timeout, connect_timeout
-        self.max_idle = max_idle
+        self.max_idle, self.keepalive = max_idle, keepalive
         self.idle: list[_Connection] = []
         self.loop = asyncio.get_running_loop()
 
@@ -112,6 +113,9 @@ class Pool:
         while self.idle:
             conn = self.idle.pop()
             if conn.closed:
+                continue
+            if self.loop.time() - conn.idle_since > self.keepalive:
+                conn.close()  # older than the pool's expiry: the server may be closing it
                 continue
             try:
                 return await self._exchange(conn, data)
@@ -147,6 +151,7 @@ class Pool:
             if timer is not None:
                 timer.cancel()
         if not conn.closed and len(self.idle) < self.max_idle:
+            conn.idle_since = self.loop.time()
             self.idle.append(conn)
         elif not conn.closed:
             conn.close()
