@@ -36,9 +36,12 @@ def serve(args: argparse.Namespace) -> int:
         print(f"pull accelerator on http://{settings.host}:{settings.mirror_port}", flush=True)
         serve_with_mirror(app, settings)
         return 0
+    # uvloop and httptools named rather than left to "auto"; no access log: a gateway's nested
+    # read is hundreds of requests, and slow or failed ones are logged by ObservabilityMiddleware.
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level="warning",
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS, loop="uvloop", http="httptools",
+        access_log=False,
     )
     return 0
 

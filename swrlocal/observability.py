@@ -31,6 +31,20 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def record(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count one request; the label children are looked up once per (method, route, status),
+        since `labels()` costs more than the increment itself."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -74,8 +88,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            self.metrics.record(method, route, status, elapsed)
             if status >= 500 or elapsed > SLOW_REQUEST_SECONDS:
                 logger.warning(
                     "request_id=%s %s %s -> %d in %.3fs",

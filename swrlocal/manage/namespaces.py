@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from swrlocal import access, errors
 from swrlocal.db import Row
+from swrlocal.fastjson import FastJSONResponse
 from swrlocal.manage import names
 from swrlocal.manage.listing import read_criteria
 from swrlocal.manage.lookup import NAMESPACE_LEVEL_SQL, Call, find_namespace, json_object, start
@@ -83,7 +84,7 @@ async def list_namespaces(request: Request) -> Response:
         f" FROM namespaces n WHERE {' AND '.join(where)} ORDER BY n.name",
         params,
     )
-    return JSONResponse({"namespaces": [namespace_json(row, row["auth"]) for row in rows]})
+    return FastJSONResponse({"namespaces": [namespace_json(row, row["auth"]) for row in rows]})
 
 
 async def show_namespace(request: Request) -> Response:

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from swrlocal import access, errors
 from swrlocal.db import Row
+from swrlocal.fastjson import FastJSONResponse
 from swrlocal.manage import names
 from swrlocal.manage.listing import Criteria, read_bool, read_criteria, read_order, read_page
 from swrlocal.manage.lookup import (
@@ -286,7 +287,7 @@ async def list_repositories(request: Request) -> Response:
     total = rows[0]["total"] if rows else _count(call, condition, params)
     settings = call.backend.settings
     body = [list_item(row, settings, total) for row in rows]
-    return JSONResponse(body, headers=page.headers(len(body), total))
+    return FastJSONResponse(body, headers=page.headers(len(body), total))
 
 
 def _count(call: Call, condition: str, params: dict[str, Any]) -> int:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from swrlocal import access, errors
 from swrlocal.db import Row
+from swrlocal.fastjson import FastJSONResponse
 from swrlocal.manage import names
 from swrlocal.manage.listing import read_criteria, read_order, read_page
 from swrlocal.manage.lookup import Call, RepositoryRef, find_repository, json_object, start
@@ -91,7 +92,7 @@ async def list_tags(request: Request) -> Response:
     else:
         total = int(call.db.scalar(f"SELECT COUNT(*) FROM tags t WHERE {where}", params))
     body = [tag_json(call, ref, row, listed=True) for row in rows]
-    return JSONResponse(body, headers=page.headers(len(body), total))
+    return FastJSONResponse(body, headers=page.headers(len(body), total))
 
 
 def _tag_row(call: Call, ref: RepositoryRef, tag: str) -> Row:
