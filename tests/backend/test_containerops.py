@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 if TYPE_CHECKING:
-    from conftest import BackendServer
+    from tests.conftest import BackendServer
 
 _names = itertools.count()
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import start_backend, stop
-from test_containerops import Ops, shell_stage
+from tests.conftest import start_backend, stop
+from tests.backend.test_containerops import Ops, shell_stage
 
 if TYPE_CHECKING:
-    from conftest import BackendServer
+    from tests.conftest import BackendServer
 
 
 @pytest.fixture(scope="module")

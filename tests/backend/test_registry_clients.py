@@ -22,7 +22,7 @@ from tests.backend.support import (  # noqa: F401  (fixtures are registered by i
 )
 
 if TYPE_CHECKING:
-    from conftest import BackendServer
+    from tests.conftest import BackendServer
 
 
 def layout_digest(layout: Path, tag: str) -> str:

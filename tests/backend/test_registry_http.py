@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import jwt
 import pytest
-from conftest import start_backend, stop
+from tests.conftest import start_backend, stop
 
 from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
     basic,
@@ -29,7 +29,7 @@ from tests.backend.support import (  # noqa: F401  (fixtures are registered by i
 )
 
 if TYPE_CHECKING:
-    from conftest import BackendServer
+    from tests.conftest import BackendServer
 
 
 def assert_oci_error(response: httpx.Response, status: int, code: str) -> None:
