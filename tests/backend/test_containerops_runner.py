@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from tests.conftest import start_backend, stop
+
 from tests.backend.test_containerops import Ops, shell_stage
+from tests.conftest import start_backend, stop
 
 if TYPE_CHECKING:
     from tests.conftest import BackendServer

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import httpx
 import jwt
 import pytest
-from tests.conftest import start_backend, stop
 
 from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
     basic,
@@ -27,6 +26,7 @@ from tests.backend.support import (  # noqa: F401  (fixtures are registered by i
     push_image,
     sql,
 )
+from tests.conftest import start_backend, stop
 
 if TYPE_CHECKING:
     from tests.conftest import BackendServer
