@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from swrlocal import errors
 from swrlocal.clock import Clock
@@ -34,12 +34,31 @@ from swrlocal.testclock import routes as test_clock_routes
 logger = logging.getLogger("swrlocal")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route offers for this path.
+
+    Starlette's own `Allow` names only the first route that matched the path, and the Manage API
+    has one route per method.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return errors.error_response(404, errors.URL_NOT_FOUND, "no such URL", request)
     if exc.status_code == 405:
-        return errors.error_response(405, errors.INVALID_PARAMETERS, "method not allowed", request)
+        response = errors.error_response(
+            405, errors.INVALID_PARAMETERS, "method not allowed", request
+        )
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
     return errors.error_response(exc.status_code, errors.INVALID_PARAMETERS, exc.detail, request)
 
 

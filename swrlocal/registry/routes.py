@@ -16,7 +16,8 @@ from urllib.parse import quote
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from swrlocal.identity import active_token_id
 from swrlocal.registry import auth, blob_routes, errors, manifest_routes, meta
@@ -202,7 +203,26 @@ async def token_route(request: Request) -> Response:
         return exc.response()
 
 
+def is_registry_path(path: str) -> bool:
+    """Whether `path` (after `/v2/`) is a URL of the distribution API."""
+    return path in ("", "_catalog") or _match(path) is not None
+
+
+class RegistryRoute(Route):
+    """The `/v2/{path:path}` catch-all, claiming only the registry's own URL shapes.
+
+    Claiming every `/v2/...` path would hide the router's partial matches: a `PUT` on a Manage
+    API path would reach the registry and get a 404 instead of the router's 405 with `Allow`.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE and not is_registry_path(child_scope["path_params"]["path"]):
+            return Match.NONE, {}
+        return match, child_scope
+
+
 routes: list[BaseRoute] = [
     Route("/auth/token", token_route, methods=["GET"]),
-    Route("/v2/{path:path}", registry_endpoint, methods=ALL_METHODS),
+    RegistryRoute("/v2/{path:path}", registry_endpoint, methods=ALL_METHODS),
 ]
