@@ -36,11 +36,14 @@ INTERNAL = "SVCSTG.SWR.5000001"
 class SWRError(Exception):
     """A failure the API reports to its caller with an HTTP status and an SWR error code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 def bad_request(message: str, code: str = INVALID_PARAMETERS) -> SWRError:
@@ -77,4 +80,6 @@ def error_response(
 
 async def swr_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SWRError)
-    return error_response(exc.status, exc.code, exc.message, request)
+    response = error_response(exc.status, exc.code, exc.message, request)
+    response.headers.update(exc.headers)
+    return response

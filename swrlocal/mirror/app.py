@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from swrlocal import byteranges
 from swrlocal.mirror import prefixes
 from swrlocal.mirror.cache import Mirror
 from swrlocal.mirror.upstream import Upstream
@@ -88,7 +89,12 @@ async def _manifest(request: Request, mirror: Mirror, target: Target, reference:
 async def _blob(request: Request, mirror: Mirror, target: Target, digest: str) -> Response:
     if not is_digest(digest) or not digest.startswith("sha256:"):
         raise oci.digest_invalid(f"invalid digest {digest!r}: the mirror takes sha256 only")
-    path, _size = await mirror.blob(target.source, target.name, digest)
+    path, size = await mirror.blob(target.source, target.name, digest)
+    problem = byteranges.problem(request.headers.get("range"), size)
+    if problem is not None:
+        headers = {"Content-Range": f"bytes */{size}"} if problem == 416 else None
+        raise oci.OCIError(problem, oci.RANGE_INVALID, "invalid or unsatisfiable Range",
+                           headers=headers)
     # FileResponse streams in bounded chunks and answers Range requests.
     return FileResponse(path, media_type="application/octet-stream",
                         headers={"Docker-Content-Digest": digest, "ETag": f'"{digest}"'})

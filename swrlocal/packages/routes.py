@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from swrlocal import access, errors
+from swrlocal import access, byteranges, errors
 from swrlocal.db import Row
 from swrlocal.manage import names
 from swrlocal.manage.listing import read_criteria, read_page
@@ -158,10 +158,23 @@ async def download_file(request: Request) -> Response:
     item = next((f for f in files if f.folder == folder and f.filename == filename), None)
     if item is None:
         raise errors.not_found(f"no file {filename!r} in folder {folder!r}")
+    check_range(request.headers.get("range"), item.size)
     path = registry_state(request).store.blob_path(item.digest)
     # FileResponse streams in bounded chunks and answers single and multiple Range requests.
     return FileResponse(path, media_type="application/octet-stream", filename=item.filename,
                         headers={"ETag": f'"{item.digest}"'})
+
+
+def check_range(header: str | None, size: int) -> None:
+    """Refuse, with the SWR error body, a Range that FileResponse would refuse in plain text."""
+    problem = byteranges.problem(header, size)
+    if problem == 400:
+        raise errors.bad_request(f"malformed Range header {str(header)[:100]!r}")
+    if problem == 416:
+        raise errors.SWRError(
+            416, errors.INVALID_PARAMETERS, "requested range not satisfiable",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
 
 
 routes: list[BaseRoute] = [

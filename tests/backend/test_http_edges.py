@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from swrlocal import byteranges
 from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
     admin_fixture,
     assert_error,
@@ -60,3 +61,36 @@ def test_registry_paths_keep_their_oci_405(backend: BackendServer, org: str) -> 
     assert response.status_code == 405
     assert response.json()["errors"][0]["code"] == "UNSUPPORTED"
     assert hashlib.sha256(b"layer").hexdigest() in digest
+
+
+@pytest.mark.parametrize(
+    ("header", "verdict"),
+    [
+        (None, None),
+        ("bytes=0-9", None),
+        ("bytes=-5, 3-", None),
+        ("bytes=0-999", None),  # an end past the file is cut, not refused
+        ("garbage", 400),
+        ("bytes=", 400),
+        ("bytes=x-1", 400),
+        ("bytes=5-1", 400),
+        ("lines=0-1", 400),
+        ("bytes=100-", 416),
+        ("bytes=0-1, 100-200", 416),
+        ("bytes=-0", 416),
+    ],
+)
+def test_range_verdicts(header: str | None, verdict: int | None) -> None:
+    assert byteranges.problem(header, 100) == verdict
+
+
+def test_registry_blob_ignores_a_malformed_range(backend: BackendServer, org: str) -> None:
+    # RFC 9110 lets a server ignore a Range it cannot use: the whole blob is served
+    data = bytes(range(256))
+    digest = push_blob(backend, f"{org}/app", data)
+    response = httpx.get(
+        f"{backend.url}/v2/{org}/app/blobs/{digest}",
+        headers={"Range": "garbage"}, auth=basic(backend.admin_token),
+    )
+    assert response.status_code == 200
+    assert response.content == data

@@ -123,6 +123,17 @@ def test_pull_through_then_from_cache(
     # Two copies and one inspect through the account's prefix; the anonymous pull is nobody's.
     assert overview["download_times"] == 3
 
+    # a cached blob answers ranges; a bad Range gets the OCI error body, not plain text
+    layer = json.loads((layout / "blobs" / "sha256" / digest[7:]).read_bytes())["layers"][0]
+    blob_url = f"{address}/v2/library/hello/blobs/{layer['digest']}"
+    assert len(httpx.get(blob_url, headers={"Range": "bytes=0-9"}).content) == 10
+    malformed = httpx.get(blob_url, headers={"Range": "garbage"})
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["code"] == "RANGE_INVALID"
+    beyond = httpx.get(blob_url, headers={"Range": f"bytes={layer['size']}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{layer['size']}"
+
 
 def test_tampered_upstream_blob_is_refused(
     mirrored: BackendServer, upstream: Upstream, run_skopeo: SkopeoRunner, make_test_image: Path,

@@ -14,6 +14,7 @@ import pytest
 
 from tests.backend.support import (  # noqa: F401  (fixtures are registered by import)
     admin_fixture,
+    assert_error,
     create_user,
     sql,
     unique,
@@ -150,7 +151,21 @@ def test_range_requests(admin: httpx.Client, package: tuple[str, str]) -> None:
     assert tail.status_code == 206
     assert tail.content == content[-100:]
     beyond = admin.get(url, headers={"Range": f"bytes={len(content)}-"})
-    assert beyond.status_code == 416
+    assert_error(beyond, 416, "SVCSTG.SWR.4001025")
+    assert beyond.headers["content-range"] == f"bytes */{len(content)}"
+    several = admin.get(url, headers={"Range": "bytes=0-9, 20-29"})
+    assert several.status_code == 206
+    assert several.headers["content-type"].startswith("multipart/byteranges")
+
+
+@pytest.mark.parametrize("value", ["garbage", "bytes=abc", "bytes=9-1", "bytes=-", "items=0-5"])
+def test_malformed_range_gets_the_swr_body(
+    admin: httpx.Client, package: tuple[str, str], value: str
+) -> None:
+    org, _ = package
+    url = (f"/v2/manage/namespaces/{org}/packages/tools$cli/versions/1.0.0/file_paths/"
+           f"{quote('$bin')}/tool.bin")
+    assert_error(admin.get(url, headers={"Range": value}), 400, "SVCSTG.SWR.4001025")
 
 
 def test_other_account_gets_nothing(
