@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger("gateway")
 
@@ -28,6 +33,7 @@ def serve(args: argparse.Namespace) -> int:
         backend_port=args.backend_port,
         data_dir=args.data_dir,
     )
+    exit_on_signals()
     embedded = None
     if settings.embedded:
         try:
@@ -49,14 +55,40 @@ def serve(args: argparse.Namespace) -> int:
     if embedded:
         print(f"Registry address:  {settings.host}:{settings.backend_port}", flush=True)
         print(f"Admin token:       {embedded.admin_token}", flush=True)
-    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_level="warning"))
+    backend_died: list[int] = []
+    if embedded:
+        embedded.watch(lambda status: backend_exited(server, backend_died, status))
     tune_gc()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        server.run()
     finally:
         if embedded:
             embedded.stop()
-    return 0
+    return 1 if backend_died else 0
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and SIGINT end the process through `SystemExit`, so `finally` blocks run.
+
+    uvicorn handles both while serving, then re-raises the signal once it has shut down; with
+    the default SIGTERM action the process would die there without stopping the embedded
+    backend.
+    """
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, leave)
+
+
+def backend_exited(server: uvicorn.Server, died: list[int], status: int) -> None:
+    """The embedded backend exited on its own: stop serving and exit non-zero, so a service
+    manager restarts the pair rather than keeping a gateway without a backend."""
+    logger.error("embedded backend exited unexpectedly with status %d; shutting down", status)
+    died.append(status)
+    server.should_exit = True  # polled by uvicorn's main loop
 
 
 def tune_gc() -> None:
