@@ -15,9 +15,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionResult
 
 from gateway import fastjson
@@ -47,8 +48,21 @@ def token_from(headers: Mapping[str, Any]) -> str | None:
     return lowered.get("x-auth-token") or None
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Websocket messages as text frames: strawberry sends `encode_json`'s bytes as binary
+    frames, which browsers (GraphiQL) receive as Blobs; both protocols speak JSON text."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(fastjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
     """Builds a fresh `Context` (caller, loaders) for every request or websocket connection."""
+
+    websocket_adapter_class = TextFrames  # type: ignore[assignment]
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
