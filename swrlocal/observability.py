@@ -8,12 +8,14 @@ import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("swrlocal.access")
 SLOW_REQUEST_SECONDS = 1.0
+# nginx's status for a request whose client closed the connection first; metrics only, never sent.
+CLIENT_CLOSED = 499
 
 
 class Metrics:
@@ -84,12 +86,21 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away mid-request: no one to answer and no fault of the server,
+            # so no traceback and no 500 (a half-sent upload chunk was already cut back).
+            status = CLIENT_CLOSED
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope["method"]
             self.metrics.record(method, route, status, elapsed)
-            if status >= 500 or elapsed > SLOW_REQUEST_SECONDS:
+            if status == CLIENT_CLOSED:
+                logger.info(
+                    "request_id=%s %s %s -> client closed the connection after %.3fs",
+                    request_id, method, scope["path"], elapsed,
+                )
+            elif status >= 500 or elapsed > SLOW_REQUEST_SECONDS:
                 logger.warning(
                     "request_id=%s %s %s -> %d in %.3fs",
                     request_id, method, scope["path"], status, elapsed,

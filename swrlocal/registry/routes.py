@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
@@ -167,8 +167,8 @@ async def registry_endpoint(request: Request) -> Response:
         response = await _dispatch(request, backend, request.path_params["path"])
     except errors.OCIError as exc:
         response = exc.response()
-    except HTTPException:
-        raise
+    except (HTTPException, ClientDisconnect):
+        raise  # answered by the app's handlers; a client gone is logged by observability
     except Exception:
         request_id = request.scope.get("state", {}).get("request_id", "-")
         logger.exception("request_id=%s registry request failed", request_id)

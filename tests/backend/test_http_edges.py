@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from typing import TYPE_CHECKING
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,9 +22,7 @@ from tests.backend.support import (  # noqa: F401  (fixtures are registered by i
     org_fixture,
     push_blob,
 )
-
-if TYPE_CHECKING:
-    from tests.conftest import BackendServer
+from tests.conftest import BackendServer, free_port, stop, wait_until_serving
 
 METHOD_NOT_ALLOWED = "SVCSTG.SWR.4001025"
 
@@ -94,3 +98,82 @@ def test_registry_blob_ignores_a_malformed_range(backend: BackendServer, org: st
     )
     assert response.status_code == 200
     assert response.content == data
+
+
+@pytest.fixture
+def logged_backend(tmp_path: Path) -> Iterator[tuple[BackendServer, Path]]:
+    """A backend of its own whose log (stderr) the test reads."""
+    port = free_port()
+    log_path = tmp_path / "backend.log"
+    data_dir = tmp_path / "data"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "swrlocal", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url + "/", process)
+        token = (data_dir / "admin-token").read_text().strip()
+        yield BackendServer(url, f"127.0.0.1:{port}", token, data_dir, process), log_path
+    finally:
+        stop(process)
+
+
+def _half_patch(backend: BackendServer, path: str, request_id: str, sent: bytes) -> None:
+    """Send a PATCH announcing twice the bytes sent, then close the connection."""
+    credentials = base64.b64encode(f"admin:{backend.admin_token}".encode()).decode()
+    head = (
+        f"PATCH {path} HTTP/1.1\r\nHost: {backend.host}\r\n"
+        f"Authorization: Basic {credentials}\r\nX-Request-Id: {request_id}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {2 * len(sent)}\r\n\r\n"
+    )
+    host, port = backend.host.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + sent)
+
+
+def _client_closed_count(backend: BackendServer) -> float:
+    text = httpx.get(f"{backend.url}/metrics").text
+    for line in text.splitlines():
+        if line.startswith("swrlocal_http_requests_total{") and 'status="499"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_client_gone_mid_upload_is_logged_once_and_resumable(
+    logged_backend: tuple[BackendServer, Path],
+) -> None:
+    backend, log_path = logged_backend
+    auth = basic(backend.admin_token)
+    created = httpx.post(f"{backend.url}/v2/manage/namespaces", json={"namespace": "gone"},
+                         headers={"X-Auth-Token": backend.admin_token})
+    assert created.status_code == 201, created.text
+    data = bytes(range(256)) * 400
+    start = httpx.post(f"{backend.url}/v2/gone/app/blobs/uploads/", auth=auth)
+    location = backend.url + start.headers["location"]
+    first = httpx.patch(location, content=data[:1000], auth=auth)
+    assert first.headers["range"] == "0-999"
+
+    # when a client sends half of its next chunk and goes away
+    _half_patch(backend, start.headers["location"], "half-sent-patch", data[1000:30000])
+    deadline = time.monotonic() + 30
+    while _client_closed_count(backend) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    # then it counts as 499 (client closed), never 500, and is logged on one line, no traceback
+    assert _client_closed_count(backend) == 1
+    assert 'status="500"' not in httpx.get(f"{backend.url}/metrics").text
+    log = log_path.read_text()
+    lines = [line for line in log.splitlines() if "half-sent-patch" in line]
+    assert len(lines) == 1 and " INFO " in lines[0] and "client closed" in lines[0]
+    assert "Traceback" not in log and "ClientDisconnect" not in log
+
+    # and the upload resumes from the last whole chunk
+    status = httpx.get(location, auth=auth)
+    assert status.status_code == 204 and status.headers["range"] == "0-999"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    rest = httpx.put(location, params={"digest": digest}, content=data[1000:], auth=auth)
+    assert rest.status_code == 201, rest.text
+    assert httpx.get(f"{backend.url}/v2/gone/app/blobs/{digest}", auth=auth).content == data
