@@ -9,6 +9,7 @@ Every error a client sees carries `extensions.code`:
 | `NOT_FOUND` | the named object does not exist (404) |
 | `CONFLICT` | the object already exists (409) |
 | `BAD_USER_INPUT` | invalid arguments, here or at the backend (400, 406, 413) |
+| `BAD_USER_INPUT` | a global id whose type is not a `Node` type (`node(id:)`) |
 | `BACKEND_UNAVAILABLE` | the backend is down, timed out or answered 5xx |
 | `GRAPHQL_VALIDATION_FAILED` | the document does not match the schema |
 | `INTERNAL_SERVER_ERROR` | anything else; the text is masked, the stack is logged |
@@ -25,6 +26,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.relay import GlobalIDValueError
 
 from gateway.backend.errors import BackendError
 
@@ -69,6 +71,8 @@ def _extensions(error: GraphQLError) -> tuple[str, dict[str, Any]] | None:
         return original.message, {"code": original.code, **extra}
     if isinstance(original, UserInputError):
         return str(original), {"code": original.code}
+    if isinstance(original, GlobalIDValueError):  # strawberry's text names the type it refused
+        return str(original), {"code": UserInputError.code}
     if original is None:  # parse and validation errors: graphql-core wrote the text
         code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
         return error.message, {"code": code}

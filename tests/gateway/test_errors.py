@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import logging
+
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -80,3 +84,19 @@ async def test_unexpected_errors_are_masked(backend: BackendServer) -> None:
     assert codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("type_name", ["Foo", "Query", "Viewer"])
+async def test_global_id_of_no_node_type_is_bad_user_input(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture, type_name: str
+) -> None:
+    global_id = base64.b64encode(f"{type_name}:bar".encode()).decode()
+
+    with caplog.at_level(logging.DEBUG, logger="gateway"):
+        body = await gateway.post("query($id: ID!) { node(id: $id) { id } }", {"id": global_id})
+
+    assert body["data"] == {"node": None}
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert type_name in body["errors"][0]["message"]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not any(r.exc_info for r in caplog.records)
