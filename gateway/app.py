@@ -117,8 +117,12 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     client: BackendClient = request.app.state.backend
+    timeout: float = request.app.state.ready_timeout  # short: not the backend call timeout
     try:
-        await client.api_versions(request_id_of(request.scope))
+        await asyncio.wait_for(client.api_versions(request_id_of(request.scope)), timeout)
+    except TimeoutError:
+        reason = f"backend did not answer within {timeout:g}s"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     except BackendError as exc:
         return JSONResponse({"status": "unavailable", "reason": exc.message}, status_code=503)
     return JSONResponse({"status": "ready"})
@@ -172,5 +176,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.ready_timeout = settings.ready_timeout
     app.state.download_links = DownloadLinks(settings.download_key)
     return app

@@ -14,6 +14,9 @@ DEFAULT_BACKEND_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_CONCURRENT_FETCHES = 64
 DEFAULT_SLOW_CALL_SECONDS = 1.0
+# /readyz answers 503 after this long: a probe's own timeout is short (Kubernetes: 1 s by
+# default), and a hung backend must read as "not ready", not as a probe that never returns.
+DEFAULT_READY_TIMEOUT = 2.0
 _OFF = {"0", "false", "no", "off"}
 
 
@@ -27,6 +30,7 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     admin_token: str | None = field(default=None, repr=False)
     backend_timeout: float = DEFAULT_BACKEND_TIMEOUT
+    ready_timeout: float = DEFAULT_READY_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     # Bound on backend calls one GraphQL request runs at once (sibling fetches of a loader).
     max_concurrent_fetches: int = DEFAULT_MAX_CONCURRENT_FETCHES
@@ -62,6 +66,7 @@ class Settings:
             "data_dir": Path(env.get("SWR_DATA_DIR", str(DEFAULT_DATA_DIR))),
             "admin_token": env.get("SWR_ADMIN_TOKEN") or None,
             "backend_timeout": float(env.get("SWR_BACKEND_TIMEOUT", DEFAULT_BACKEND_TIMEOUT)),
+            "ready_timeout": float(env.get("SWR_READY_TIMEOUT", DEFAULT_READY_TIMEOUT)),
             "max_connections": int(env.get("SWR_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)),
             "max_concurrent_fetches": int(
                 env.get("SWR_MAX_CONCURRENT_FETCHES", DEFAULT_MAX_CONCURRENT_FETCHES)

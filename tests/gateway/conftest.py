@@ -53,8 +53,9 @@ class Gateway:
         )
 
 
-async def open_gateway(backend_url: str, token: str | None) -> AsyncIterator[Gateway]:
-    app = create_app(Settings(backend_url=backend_url))
+async def open_gateway(backend_url: str, token: str | None, **settings: Any
+                       ) -> AsyncIterator[Gateway]:
+    app = create_app(Settings(backend_url=backend_url, **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from gateway.schema import schema
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, open_gateway
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
@@ -50,3 +54,21 @@ def test_schema_file_is_up_to_date() -> None:
     assert SCHEMA_FILE.read_text() == schema.as_str() + "\n", (
         "schema.graphql is stale: run `swr-gateway export-schema -o schema.graphql`"
     )
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A port whose connections are accepted (listen backlog) and never answered."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def test_readiness_gives_up_on_a_hung_backend(silent_url: str) -> None:
+    async for gw in open_gateway(silent_url, None, ready_timeout=0.3):
+        ready = await gw.client.get("/readyz")
+
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable",
+                                "reason": "backend did not answer within 0.3s"}
