@@ -11,7 +11,14 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from gateway.schema.pipelines import JobState, PipelineRun, check_index, member
+from gateway.schema.pipelines import (
+    JobState,
+    PipelineRun,
+    check_index,
+    check_job_id,
+    check_offset,
+    member,
+)
 from gateway.schema.scalars import DateTime
 from gateway.schema.types import Info
 from gateway.subscriptions import LogStream, SubscriptionHub, status_events
@@ -42,7 +49,8 @@ class PipelineSubscriptions:
         from_offset: int = 0,
     ) -> AsyncGenerator[StepLogEvent, None]:
         stream = LogStream(hub_of(info), info.context.caller, pipeline_id,
-                           check_index(stage_index), job_id, max(0, from_offset))
+                           check_index(stage_index), check_job_id(job_id),
+                           check_offset(from_offset))
         async for event in stream.events():
             yield StepLogEvent(offset=event.offset, content=event.content,
                                created_at=event.created_at, state=member(JobState, event.state),

@@ -11,6 +11,7 @@ contract's own snake_case shape (10.3), so a definition round-trips unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import Enum
 from functools import partial
@@ -31,6 +32,8 @@ from gateway.schema.types import Info
 
 EN = TypeVar("EN", bound=Enum)
 ALL = "*"
+LATEST = "latest"
+JOB_ID_RE = re.compile(r"[0-9a-f]{32}")  # docs/containerops.md: job ids are 32 hex characters
 
 
 # -- enums ---------------------------------------------------------------------------------
@@ -297,7 +300,7 @@ def split_job_key(key: str) -> tuple[str, int, str]:
 
 async def job_or_none(info: Info, pipeline_id: str, stage_index: int, job_id: str,
                       required: bool) -> Job | None:
-    query = LogQuery(pipeline_id, check_index(stage_index), job_id, 0, 1)
+    query = LogQuery(pipeline_id, check_index(stage_index), check_job_id(job_id), 0, 1)
     try:
         page: LogPage = await info.context.loaders.pipelines.log_page_by_query.load(query)
     except NotFound:
@@ -326,10 +329,24 @@ def check_index(stage_index: int) -> int:
     return stage_index
 
 
+def check_job_id(job_id: str) -> str:
+    """`latest` or a backend job id (32 hex characters): the id becomes a URL path segment."""
+    if job_id != LATEST and not JOB_ID_RE.fullmatch(job_id):
+        raise UserInputError(f"jobId must be 'latest' or 32 hex characters, got {job_id!r}")
+    return job_id
+
+
+def check_offset(offset: int) -> int:
+    if offset < 0:
+        raise UserInputError(f"fromOffset must be 0 or more, got {offset}")
+    return offset
+
+
 async def load_log(info: Info, pipeline_id: str, stage_index: int, job_id: str,
                    first: int | None, after: str | None) -> LogLineConnection:
     offset, limit = page_window(first, after)
-    query = LogQuery(pipeline_id, check_index(stage_index), job_id, offset, max(limit, 1))
+    query = LogQuery(pipeline_id, check_index(stage_index), check_job_id(job_id), offset,
+                     max(limit, 1))
     log: LogPage = await info.context.loaders.pipelines.log_page_by_query.load(query)
     items = [{**line, "offset": offset + i} for i, line in enumerate(log.lines)]
     job = Job.from_json(pipeline_id, stage_index, log.job)

@@ -230,3 +230,19 @@ async def test_templates_list_and_show(gateway: Gateway, category: str) -> None:
         "query($id: ID!) { node(id: $id) { ... on PipelineTemplate { name } } }",
         {"id": first["id"]})
     assert node == {"node": {"name": first["name"]}}
+
+
+@pytest.mark.parametrize("field", ["stepJob", "stepLog"])
+@pytest.mark.parametrize("job", ["zz/../latest", "LATEST", "../x", ""])
+async def test_job_ids_are_checked_before_any_backend_call(
+    gateway: Gateway, field: str, job: str
+) -> None:
+    query = f'query($job: String!) {{ {field}(pipelineId: "p", stageIndex: 0, jobId: $job) {{'
+    query += " __typename } }"
+
+    body = await gateway.post(query, {"job": job})
+
+    # stepLog is non-null: its error nulls the whole answer
+    assert body["data"] == ({"stepJob": None} if field == "stepJob" else None)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+    assert await gateway.backend_calls() == 0

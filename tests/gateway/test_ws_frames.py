@@ -39,3 +39,27 @@ async def test_messages_are_text_frames(ws_url: str, backend: BackendServer, pro
     message = json.loads(result)
     assert message["type"] == _RESULT[protocol]
     assert message["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+STEP_LOG = """subscription($job: String!, $from: Int!) {
+  stepLog(pipelineId: "p", stageIndex: 0, jobId: $job, fromOffset: $from) { offset } }"""
+
+
+@pytest.mark.parametrize(("job", "offset", "message"), [
+    ("latest", -5, "fromOffset must be 0 or more, got -5"),
+    ("zz/../latest", 0, "jobId must be 'latest' or 32 hex characters, got 'zz/../latest'"),
+])
+async def test_step_log_subscription_rejects_bad_arguments(
+    ws_url: str, backend: BackendServer, job: str, offset: int, message: str
+) -> None:
+    async with websockets.connect(ws_url, subprotocols=[TRANSPORT_WS]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"authToken": backend.admin_token}}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": STEP_LOG, "variables": {"job": job, "from": offset}}}))
+        reply = json.loads(await ws.recv())
+
+    errors = reply["payload"]["errors"]
+    assert [(e["message"], e["extensions"]["code"]) for e in errors] == [
+        (message, "BAD_USER_INPUT")]
