@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -18,14 +16,13 @@ from starlette.routing import BaseRoute, Route
 
 from swrlocal.authn import require_principal
 from swrlocal.clock import rfc3339
-from swrlocal.containerops import codes, model, store, templates, wire
+from swrlocal.containerops import codes, model, signatures, store, templates, wire
 from swrlocal.containerops.journal import ACTIVE_STATES, job_view
 from swrlocal.containerops.runner import Runner
 from swrlocal.db import Database, Row
 from swrlocal.errors import SWRError
 from swrlocal.identity import Principal
 
-SIGNATURE_HEADER = "x-swr-signature-256"
 MAX_WAIT = 60.0
 MAX_PARAM_VALUE = 1024
 
@@ -432,17 +429,6 @@ async def configure_stage(request: Request) -> Response:
 # webhooks
 
 
-def _verify_signature(request: Request, secret: str, body: bytes) -> None:
-    """`X-SWR-Signature-256: sha256=<hex HMAC-SHA256(secret, raw query + "\\n" + body)>`."""
-    sent = request.headers.get(SIGNATURE_HEADER)
-    if not sent:
-        raise SWRError(401, codes.NO_SIGNATURE, f"this webhook needs an {SIGNATURE_HEADER} header")
-    message = request.scope.get("query_string", b"") + b"\n" + body
-    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(sent.strip().encode(), expected.encode()):
-        raise SWRError(403, codes.BAD_SIGNATURE, "the webhook signature does not match")
-
-
 def _webhook_params(request: Request, trigger: dict[str, Any]) -> dict[str, str]:
     converts = {
         c["name"]: c["pipeline_param_name"] for c in trigger.get("pipeline_param_converts", [])
@@ -480,11 +466,19 @@ async def webhook(request: Request) -> Response:
             f"this webhook is called with {trigger['webhook']['method']}",
         )
     body = await request.body()
-    if hook["secret"]:
-        _verify_signature(request, hook["secret"], body)
+    now = int(request.app.state.backend.clock.now().timestamp())
+    signed = signatures.verify(request, hook["secret"], body, now) if hook["secret"] else None
     params = _webhook_params(request, trigger)
+    seen = signatures.remember(db, hook["id"], signed, now) if signed else None
     creator = (pipeline["creator_id"], pipeline["creator_name"])
-    run_id = _runner(request).start_run(pipeline, "webhook", params, creator, stage_index=index)
+    try:
+        run_id = _runner(request).start_run(
+            pipeline, "webhook", params, creator, stage_index=index
+        )
+    except BaseException:
+        if seen is not None:
+            signatures.forget(db, seen)  # nothing started: the sender may send it again
+        raise
     return wire.respond(
         request, {"id": pipeline["id"], "run_id": run_id, "stage_index": index}, 201
     )

@@ -338,11 +338,74 @@ def test_invalid_pipelines_refused(ops: Ops) -> None:
 # webhooks
 
 
-def _sign(secret: str, query: str, body: bytes = b"") -> str:
-    return (
-        "sha256="
-        + hmac.new(secret.encode(), query.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+def _signed(
+    secret: str, query: str, body: bytes = b"", timestamp: int | None = None
+) -> dict[str, str]:
+    """The signature headers of a webhook call: HMAC over timestamp, raw query and body."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    message = stamp.encode() + b"\n" + query.encode() + b"\n" + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return {"X-SWR-Signature-256": "sha256=" + digest, "X-SWR-Signature-Timestamp": stamp}
+
+
+def _signed_pipeline(ops: Ops, secret: str) -> tuple[str, str]:
+    """A one-stage pipeline whose webhook needs a signature; its id and webhook URL."""
+    created = ops.create(
+        ops.group("signed"),
+        {
+            "name": "signed",
+            "pre_operation": {"triggers": [{"webhook": {"method": "POST", "secret": secret}}]},
+            "stages": [shell_stage("echo ran")],
+        },
     )
+    return created["id"], created["pre_operation"]["triggers"][0]["webhook"]["url"]
+
+
+def test_signed_webhook_call_cannot_be_replayed(ops: Ops) -> None:
+    # given one signed call that started a run
+    pipeline_id, url = _signed_pipeline(ops, "replay-key")
+    headers = _signed("replay-key", "", b"payload")
+    assert httpx.post(url, content=b"payload", headers=headers).status_code == 201
+    ops.wait_status(pipeline_id, "success")
+
+    # when the very same request is sent again
+    again = httpx.post(url, content=b"payload", headers=headers)
+
+    # then it is refused and no second run starts
+    assert again.status_code == 403
+    assert again.json()["error_code"] == "SVCSTG.S2I.4030003"
+    assert len(ops.jobs(pipeline_id, 0)) == 1
+    # while a fresh signature of the same content is accepted
+    fresh = _signed("replay-key", "", b"payload", timestamp=int(time.time()) - 1)
+    assert httpx.post(url, content=b"payload", headers=fresh).status_code == 201
+    ops.wait_status(pipeline_id, "success")
+    assert len(ops.jobs(pipeline_id, 0)) == 2
+
+
+@pytest.mark.parametrize("skew", [-400, 400])
+def test_signed_webhook_with_stale_timestamp_is_refused(ops: Ops, skew: int) -> None:
+    pipeline_id, url = _signed_pipeline(ops, "stale-key")
+    headers = _signed("stale-key", "", timestamp=int(time.time()) + skew)
+    answer = httpx.post(url, headers=headers)
+    assert answer.status_code == 401
+    assert answer.json()["error_code"] == "SVCSTG.S2I.4010002"
+    assert ops.jobs(pipeline_id, 0) == []
+
+
+def test_signature_covers_the_timestamp(ops: Ops) -> None:
+    pipeline_id, url = _signed_pipeline(ops, "stamp-key")
+    signed_at = int(time.time()) - 10
+    headers = _signed("stamp-key", "", timestamp=signed_at)
+    without_stamp = {"X-SWR-Signature-256": headers["X-SWR-Signature-256"]}
+    missing = httpx.post(url, headers=without_stamp)
+    assert missing.status_code == 401
+    assert missing.json()["error_code"] == "SVCSTG.S2I.4010001"
+    # a signature moved to another (still recent) timestamp no longer matches
+    moved = {**headers, "X-SWR-Signature-Timestamp": str(signed_at - 10)}
+    answer = httpx.post(url, headers=moved)
+    assert answer.status_code == 403
+    assert answer.json()["error_code"] == "SVCSTG.S2I.4030001"
+    assert ops.jobs(pipeline_id, 0) == []
 
 
 def test_webhook_refusals_start_nothing_then_signed_call_runs(ops: Ops) -> None:
@@ -382,20 +445,20 @@ def test_webhook_refusals_start_nothing_then_signed_call_runs(ops: Ops) -> None:
     assert httpx.post(url + "?msg=hi").status_code == 401
     assert (
         httpx.post(
-            url + "?msg=hi", headers={"X-SWR-Signature-256": _sign("wrong", "msg=hi")}
+            url + "?msg=hi", headers=_signed("wrong", "msg=hi")
         ).status_code
         == 403
     )
     assert (
         httpx.post(
-            url + "?other=1", headers={"X-SWR-Signature-256": _sign("s3cret-key", "other=1")}
+            url + "?other=1", headers=_signed("s3cret-key", "other=1")
         ).status_code
         == 400
     )
     control = "msg=a%01b"
     assert (
         httpx.post(
-            f"{url}?{control}", headers={"X-SWR-Signature-256": _sign("s3cret-key", control)}
+            f"{url}?{control}", headers=_signed("s3cret-key", control)
         ).status_code
         == 400
     )
@@ -408,7 +471,7 @@ def test_webhook_refusals_start_nothing_then_signed_call_runs(ops: Ops) -> None:
     answer = httpx.post(
         url + "?msg=hello",
         content=b"{}",
-        headers={"X-SWR-Signature-256": _sign("s3cret-key", "msg=hello", b"{}")},
+        headers=_signed("s3cret-key", "msg=hello", b"{}"),
     )
     assert answer.status_code == 201
     ops.wait_status(pipeline_id, "success")
