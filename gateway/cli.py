@@ -23,16 +23,20 @@ def serve(args: argparse.Namespace) -> int:
 
     from gateway.app import create_app
     from gateway.launcher import LaunchError, start_embedded_backend
-    from gateway.settings import Settings
+    from gateway.settings import Settings, SettingsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env(
-        host=args.host,
-        port=args.port,
-        backend_url=args.backend_url,
-        backend_port=args.backend_port,
-        data_dir=args.data_dir,
-    )
+    try:
+        settings = Settings.from_env(
+            host=args.host,
+            port=args.port,
+            backend_url=args.backend_url,
+            backend_port=args.backend_port,
+            data_dir=args.data_dir,
+        )
+    except SettingsError as exc:  # one line naming the variable, as argparse does for flags
+        print(f"swr-gateway: {exc}", file=sys.stderr)
+        return 2
     exit_on_signals()
     embedded = None
     if settings.embedded:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,34 +56,54 @@ class Settings:
         return not self.backend_url
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from `SWR_*` variables; keyword overrides (CLI flags) win when set."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object
+                 ) -> Settings:
+        """Build settings from `SWR_*` variables; keyword overrides (CLI flags) win when set.
+
+        Raises `SettingsError` naming the variable when a number does not parse."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {
             "host": env.get("SWR_HOST", DEFAULT_HOST),
-            "port": int(env.get("SWR_PORT", DEFAULT_PORT)),
+            "port": _int(env, "SWR_PORT", DEFAULT_PORT),
             "backend_url": env.get("SWR_BACKEND_URL", "").rstrip("/"),
-            "backend_port": int(env.get("SWR_BACKEND_PORT", DEFAULT_BACKEND_PORT)),
+            "backend_port": _int(env, "SWR_BACKEND_PORT", DEFAULT_BACKEND_PORT),
             "data_dir": Path(env.get("SWR_DATA_DIR", str(DEFAULT_DATA_DIR))),
             "admin_token": env.get("SWR_ADMIN_TOKEN") or None,
-            "backend_timeout": float(env.get("SWR_BACKEND_TIMEOUT", DEFAULT_BACKEND_TIMEOUT)),
-            "ready_timeout": float(env.get("SWR_READY_TIMEOUT", DEFAULT_READY_TIMEOUT)),
-            "max_connections": int(env.get("SWR_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)),
-            "max_concurrent_fetches": int(
-                env.get("SWR_MAX_CONCURRENT_FETCHES", DEFAULT_MAX_CONCURRENT_FETCHES)
-            ),
-            "slow_call_seconds": float(env.get("SWR_SLOW_CALL_SECONDS", DEFAULT_SLOW_CALL_SECONDS)),
+            "backend_timeout": _float(env, "SWR_BACKEND_TIMEOUT", DEFAULT_BACKEND_TIMEOUT),
+            "ready_timeout": _float(env, "SWR_READY_TIMEOUT", DEFAULT_READY_TIMEOUT),
+            "max_connections": _int(env, "SWR_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
+            "max_concurrent_fetches": _int(
+                env, "SWR_MAX_CONCURRENT_FETCHES", DEFAULT_MAX_CONCURRENT_FETCHES),
+            "slow_call_seconds": _float(env, "SWR_SLOW_CALL_SECONDS", DEFAULT_SLOW_CALL_SECONDS),
             "graphiql": env.get("SWR_GRAPHIQL", "1").lower() not in {"0", "false", "no"},
             "redis_url": env.get("SWR_REDIS_URL", ""),
             "dataloaders": env.get("SWR_DATALOADERS", "on").lower() not in _OFF,
-            "subscription_recheck_seconds": float(
-                env.get("SWR_SUBSCRIPTION_RECHECK_SECONDS", "30")
-            ),
-            "subscription_queue_size": int(env.get("SWR_SUBSCRIPTION_QUEUE_SIZE", "1000")),
-            "subscription_retry_seconds": float(env.get("SWR_SUBSCRIPTION_RETRY_SECONDS", "30")),
-            "subscription_lease_seconds": float(env.get("SWR_SUBSCRIPTION_LEASE_SECONDS", "10")),
+            "subscription_recheck_seconds": _float(env, "SWR_SUBSCRIPTION_RECHECK_SECONDS", 30.0),
+            "subscription_queue_size": _int(env, "SWR_SUBSCRIPTION_QUEUE_SIZE", 1000),
+            "subscription_retry_seconds": _float(env, "SWR_SUBSCRIPTION_RETRY_SECONDS", 30.0),
+            "subscription_lease_seconds": _float(env, "SWR_SUBSCRIPTION_LEASE_SECONDS", 10.0),
             "download_key": env.get("SWR_DOWNLOAD_KEY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
+
+
+class SettingsError(ValueError):
+    """A malformed `SWR_*` variable; the message names it, for a one-line start-up error."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None

@@ -175,3 +175,17 @@ def test_readiness_needs_our_child_alive(foreign_url: str) -> None:
 
     with pytest.raises(LaunchError, match="embedded backend exited with status 3"):
         wait_ready(child, foreign_url)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("SWR_PORT", "abc", "SWR_PORT must be an integer, got 'abc'"),
+    ("SWR_BACKEND_TIMEOUT", "10s", "SWR_BACKEND_TIMEOUT must be a number, got '10s'"),
+])
+def test_a_malformed_variable_is_one_line_naming_it(name: str, value: str, message: str
+                                                    ) -> None:
+    result = subprocess.run([sys.executable, "-m", "gateway", "serve"],
+                            env={**os.environ, name: value}, capture_output=True, text=True,
+                            timeout=60)
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [f"swr-gateway: {message}"]
