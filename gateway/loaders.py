@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 
@@ -33,6 +34,31 @@ class _PerKeyLoader(DataLoader, Generic[K, V]):  # type: ignore[misc]
 
     async def fetch(self, key: K) -> V:
         raise NotImplementedError
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        """With dedupe on, one task per distinct key, started at once and cached.
+
+        A batch would answer every key when its slowest call returns (one `gather`); the
+        backend has no batch calls, so answering each key as its own call returns lets the
+        GraphQL work on early answers overlap the backend's work on later ones.
+        """
+        if key is None or not self.cache:
+            return cast("asyncio.Future[V]", super().load(key))
+        cache_key = self.get_cache_key(key)
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cast("asyncio.Future[V]", cached)
+        task = self.loop.create_task(self.fetch(key))
+        self._cache[cache_key] = task
+        task.add_done_callback(partial(self._uncache_failure, cache_key))
+        return task
+
+    def _uncache_failure(self, cache_key: Hashable, task: asyncio.Task[V]) -> None:
+        # As aiodataloader does: a failed key is tried again by the next load.
+        if (task.cancelled() or task.exception() is not None) and (
+            self._cache.get(cache_key) is task
+        ):
+            del self._cache[cache_key]
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | BaseException]:
         results = await asyncio.gather(*map(self.fetch, keys), return_exceptions=True)
