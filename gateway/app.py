@@ -29,9 +29,11 @@ from gateway.backend.http import DEFAULT_TRANSPORT, make_transport, open_http_cl
 from gateway.context import Context
 from gateway.downloads import DownloadLinks
 from gateway.downloads import routes as download_routes
+from gateway.limits import BodyLimitMiddleware
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestIdMiddleware, request_id_of
 from gateway.schema import schema
+from gateway.schema.errors import classify
 from gateway.settings import Settings
 from gateway.subscriptions import HubOptions, SubscriptionHub, connect_relay
 
@@ -106,6 +108,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 # collection (cli.tune_gc makes those rare), which let the heap grow by
                 # hundreds of MB under load.
                 context.loaders.forget()
+        if result.errors:
+            # Syntax errors (also "more than N tokens") bypass ErrorCodes' operation hook
+            # (strawberry returns them before the hook resumes); give them their code here.
+            result.errors = [e if (e.extensions or {}).get("code") else classify(e)
+                             for e in result.errors]
         for error in result.errors or ():
             self.metrics.errors.labels((error.extensions or {}).get("code", "UNKNOWN")).inc()
         return await super().process_result(request, result)
@@ -172,10 +179,12 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             *download_routes,
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware),
+                    Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.state.ready_timeout = settings.ready_timeout
+    app.state.query_limits = settings.query_limits  # read by gateway.limits.DocumentLimits
     app.state.download_links = DownloadLinks(settings.download_key)
     return app

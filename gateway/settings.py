@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.limits import QueryLimits
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_BACKEND_PORT = 8080
@@ -18,6 +20,7 @@ DEFAULT_SLOW_CALL_SECONDS = 1.0
 # /readyz answers 503 after this long: a probe's own timeout is short (Kubernetes: 1 s by
 # default), and a hung backend must read as "not ready", not as a probe that never returns.
 DEFAULT_READY_TIMEOUT = 2.0
+DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB; the largest test or bench request is under 4 KB
 _OFF = {"0", "false", "no", "off"}
 
 
@@ -50,6 +53,10 @@ class Settings:
     subscription_lease_seconds: float = 10.0
     # Key of signed download links (`gateway.downloads`); empty: a random key per process.
     download_key: str = field(default="", repr=False)
+    # Request bounds (gateway/limits.py, QueryLimits): body bytes; document tokens, depth and
+    # aliases.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    query_limits: QueryLimits = QueryLimits()
 
     @property
     def embedded(self) -> bool:
@@ -83,6 +90,12 @@ class Settings:
             "subscription_retry_seconds": _float(env, "SWR_SUBSCRIPTION_RETRY_SECONDS", 30.0),
             "subscription_lease_seconds": _float(env, "SWR_SUBSCRIPTION_LEASE_SECONDS", 10.0),
             "download_key": env.get("SWR_DOWNLOAD_KEY", ""),
+            "max_body_bytes": _int(env, "SWR_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            "query_limits": QueryLimits(
+                max_tokens=_int(env, "SWR_MAX_QUERY_TOKENS", QueryLimits.max_tokens),
+                max_depth=_int(env, "SWR_MAX_QUERY_DEPTH", QueryLimits.max_depth),
+                max_aliases=_int(env, "SWR_MAX_QUERY_ALIASES", QueryLimits.max_aliases),
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.limits import DocumentLimits
 from gateway.schema.accounts import AccountMutations, AccountQueries
 from gateway.schema.errors import ErrorCodes, is_unexpected, logger
 from gateway.schema.execution import GatewayExecutionContext
@@ -64,9 +65,10 @@ class GatewaySchema(strawberry.Schema):
 schema = GatewaySchema(
     query=Query, mutation=Mutation, subscription=Subscription,
     types=[Tag, RepositoryShare, OfficialImage, Package, PipelineTemplate, Job],
+    # DocumentLimits: the token bound makes the parser give up early on huge documents.
     # Parsing and validating depend only on the query text and the schema; clients send the
     # same few documents over and over (bounded LRU, 128 texts).
-    extensions=[ErrorCodes, lambda: ParserCache(maxsize=128),
+    extensions=[DocumentLimits, ErrorCodes, lambda: ParserCache(maxsize=128),
                 lambda: ValidationCache(maxsize=128)],
     # Plain scalar attributes skip graphql-core's per-field path (gateway/schema/execution.py).
     execution_context_class=GatewayExecutionContext,
