@@ -23,7 +23,7 @@ import yarl
 from gateway.backend import wire
 
 _HTTP_11 = {"http_version": b"HTTP/1.1"}
-STREAM_CHUNK = 64 * 1024  # what a streamed body is relayed in; memory per download is O(this)
+STREAM_CHUNK = 1024 * 1024  # what a streamed body is relayed in; memory per download is O(this)
 _JSON_TYPE = {"Content-Type": "application/json"}
 
 
