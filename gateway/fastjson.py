@@ -26,3 +26,11 @@ def dumps(data: object) -> bytes:
         return orjson.dumps(data)
     except TypeError:  # orjson.JSONEncodeError: a value orjson does not take
         return json.dumps(data, separators=(",", ":")).encode()
+
+
+def dumps_sorted(data: object) -> bytes:
+    """Canonical JSON (sorted keys) for use as a key; TypeError for what orjson refuses."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(str(exc)) from exc

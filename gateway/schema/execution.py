@@ -7,13 +7,23 @@ basic-field wrapper, then `complete_value`. For a leaf whose strawberry field ha
 field extensions and no arguments, reading the attribute and coercing it gives the same value, so
 `execute_field` does exactly that. Anything unusual (null, a value the scalar refuses, a schema
 with resolver middleware) falls back to the full path, which also reports the error.
+
+Subscription events shared by many subscribers (one log line published to every subscriber of
+the job) are executed once per (operation, variables): a payload that carries a
+`shared_results` dict opts in, promising that its selection set reads only its own attributes
+(no resolvers, no context, no arguments below the root field). The first subscriber's
+error-free result is stored in that dict and handed to every other subscriber that sent the
+same document and variables; results with errors are never shared, so each subscriber still
+gets (and logs) its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from graphql import (
+    ExecutionResult,
     GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -24,6 +34,8 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from gateway import fastjson
 
 # (attribute name, default resolver, coerce, nullable) of a plain leaf field.
 _Leaf = tuple[str, Any, Any, bool]
@@ -56,15 +68,79 @@ def _leaf_for(parent_type: GraphQLObjectType, name: str) -> _Leaf | None:
         return leaf
 
 
+def _has_middleware(manager: Any) -> bool:
+    # Strawberry passes a MiddlewareManager on every execution, empty when no extension
+    # resolves; the object itself is always truthy, so look at what it holds.
+    return manager is not None and bool(getattr(manager, "middlewares", True))
+
+
+SHARED_RESULTS = "shared_results"
+_UNSHARABLE = object()
+
+
+class _Replay:
+    """Stands in for a per-event executor whose result another subscriber already computed."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
+
+
+class _Recording:
+    """A per-event executor whose error-free result is stored for the other subscribers."""
+
+    __slots__ = ("executor", "key", "results")
+
+    def __init__(self, executor: Any, results: dict[Hashable, Any], key: Hashable) -> None:
+        self.executor, self.results, self.key = executor, results, key
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        result = self.executor.execute_operation(serially)
+        if isinstance(result, ExecutionResult) and not result.errors:
+            # The operation is kept with the result: its id in the key stays its own.
+            self.results[self.key] = (self.executor.operation, result)
+        return result
+
+
 class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context with the plain-leaf shortcut described above."""
+    """Strawberry's execution context with the plain-leaf shortcut and shared events above."""
+
+    _sharing_key: Any = None
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        results = getattr(payload, SHARED_RESULTS, None)
+        key = self._event_key() if isinstance(results, dict) else _UNSHARABLE
+        if key is _UNSHARABLE:
+            return super().build_per_event_executor(payload)
+        assert isinstance(results, dict)
+        done = results.get(key)
+        if done is not None and done[0] is self.operation:
+            return _Replay(done[1])
+        return _Recording(super().build_per_event_executor(payload), results, key)
+
+    def _event_key(self) -> Any:
+        """(operation node, variables as JSON): equal keys execute to equal results."""
+        if self._sharing_key is None:
+            self._sharing_key = _UNSHARABLE
+            if not _has_middleware(self.middleware_manager):  # it could read the caller
+                try:
+                    variables = fastjson.dumps_sorted(self.variable_values.coerced)
+                except TypeError:  # a value JSON cannot tell apart: execute per subscriber
+                    return _UNSHARABLE
+                # The node is the parser cache's: one object per distinct document text.
+                self._sharing_key = (id(self.operation), variables)
+        return self._sharing_key
 
     def execute_field(  # type: ignore[override]
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any,
         path: Path, *args: Any, **kwargs: Any,
     ) -> Any:
         node = field_details_list[0].node
-        leaf = None if self.middleware_manager or node.arguments else _leaf_for(
+        leaf = None if node.arguments or _has_middleware(self.middleware_manager) else _leaf_for(
             parent_type, node.name.value
         )
         if leaf is not None:

@@ -7,6 +7,7 @@ from `connection_init` (`authToken`, `Authorization` or `X-Auth-Token`) or the u
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -21,7 +22,7 @@ from gateway.schema.pipelines import (
 )
 from gateway.schema.scalars import DateTime
 from gateway.schema.types import Info
-from gateway.subscriptions import LogStream, SubscriptionHub, status_events
+from gateway.subscriptions import LogEvent, LogStream, SubscriptionHub, status_events
 
 
 @strawberry.type(description="One log line of a step as it is written.")
@@ -33,6 +34,21 @@ class StepLogEvent:
     state: JobState = strawberry.field(description="The job's state when the line was read.")
     job_id: str
     final: bool = strawberry.field(description="The last event: the job has finished.")
+    # Execution results by (operation, variables), shared by the subscribers of one published
+    # line (gateway/schema/execution.py). Sound because every field above is a plain attribute.
+    shared_results: strawberry.Private[dict[object, object]] = dataclasses.field(
+        default_factory=dict)
+
+    @classmethod
+    def of(cls, event: LogEvent) -> StepLogEvent:
+        """The event's GraphQL object, built once per published line for all its subscribers."""
+        found = event.shared.get(cls)
+        if isinstance(found, cls):
+            return found
+        made = event.shared[cls] = cls(
+            offset=event.offset, content=event.content, created_at=event.created_at,
+            state=member(JobState, event.state), job_id=event.job_id, final=event.final)
+        return made
 
 
 def hub_of(info: Info) -> SubscriptionHub:
@@ -52,9 +68,7 @@ class PipelineSubscriptions:
                            check_index(stage_index), check_job_id(job_id),
                            check_offset(from_offset))
         async for event in stream.events():
-            yield StepLogEvent(offset=event.offset, content=event.content,
-                               created_at=event.created_at, state=member(JobState, event.state),
-                               job_id=event.job_id, final=event.final)
+            yield StepLogEvent.of(event)
 
     @strawberry.subscription(description="The pipeline's run status now, then on each change.")
     async def pipeline_status(self, info: Info, pipeline_id: str

@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gateway.backend.client import Caller
@@ -55,6 +55,9 @@ class LogEvent:
     state: str
     job_id: str
     final: bool
+    # Renderings of this event derived once and shared by every subscriber it is published
+    # to (the GraphQL object, execution results): a follower hands the same instance to all.
+    shared: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
 
 def events_of(page: LogPage) -> list[LogEvent]:
