@@ -119,8 +119,11 @@ async def _user_id(info: Info, input: RevokeOrganizationPermissionInput) -> str:
         raise UserInputError("give userId or userName")
     ctx = info.context
     data = await calls.get_permissions(ctx.client, ctx.caller, input.namespace)
-    for item in data.get("others_auths") or []:
-        if item.get("user_name") == input.user_name:
+    # The caller's own grant is `self_auth`, not in `others_auths`; it is found by name too, so
+    # the backend (not the lookup) decides whether the caller may revoke it.
+    grants = [data.get("self_auth") or {}, *(data.get("others_auths") or [])]
+    for item in grants:
+        if item.get("user_name") == input.user_name and item.get("user_id"):
             return str(item["user_id"])
     raise NotFound(f"no permission on this organization for user {input.user_name!r}", 404)
 

@@ -650,13 +650,7 @@ MUTATION_MATRIX: list[tuple[str, Mutation, dict[str, object]]] = [
     ("revokeOrganizationPermission", m_perm_revoke, ORG_MANAGERS),
 ]
 
-MUTATION_DEFECTS: dict[str, str] = {
-    "revokeOrganizationPermission-m1": (
-        "backend answers 403 (m1 reads the organization, holds 1 < 7), but the gateway looks "
-        "userName up in the caller's others_auths only, misses the caller's own grant "
-        "(self_auth) and answers NOT_FOUND; m7 revoking its own grant by name gets NOT_FOUND "
-        "too, although the backend would remove it"),
-}
+MUTATION_DEFECTS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
