@@ -96,17 +96,22 @@ def _clean_swr_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def debian_tool(binary: str, package: str) -> str:
+    """Path of a program, installed from Debian's packages where it is missing."""
+    path = shutil.which(binary)
+    if path is None:
+        quiet: dict[str, object] = {"check": True, "stdout": subprocess.DEVNULL}
+        subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
+        install = ["apt-get", "install", "-y", "-qq", package]
+        subprocess.run(install, **quiet)  # type: ignore[call-overload]
+        path = shutil.which(binary)
+    assert path, f"{binary} could not be installed (Debian package {package})"
+    return path
+
+
 @pytest.fixture(scope="session")
 def skopeo() -> str:
-    """Path of skopeo, installed from Debian's packages where it is missing."""
-    path = shutil.which("skopeo")
-    if path is None:
-        quiet = {"check": True, "stdout": subprocess.DEVNULL}
-        subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
-        subprocess.run(["apt-get", "install", "-y", "-qq", "skopeo"], **quiet)  # type: ignore[call-overload]
-        path = shutil.which("skopeo")
-    assert path, "skopeo could not be installed"
-    return path
+    return debian_tool("skopeo", "skopeo")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import redis
 
 from gateway.settings import Settings
 from tests.backend.test_containerops import Ops, shell_stage
-from tests.conftest import BackendServer, free_port, start_backend, stop
+from tests.conftest import BackendServer, debian_tool, free_port, start_backend, stop
 from tests.gateway.test_subscriptions import (
     STEP_LOG,
     backend_log_requests,
@@ -43,15 +42,7 @@ from tests.gateway.test_subscriptions_support import (
 
 
 def redis_server_binary() -> str:
-    """Path of redis-server, installed from Debian's packages where it is missing."""
-    path = shutil.which("redis-server")
-    if path is None:
-        quiet = {"check": True, "stdout": subprocess.DEVNULL}
-        subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
-        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], **quiet)  # type: ignore[call-overload]
-        path = shutil.which("redis-server")
-    assert path, "redis-server could not be installed"
-    return path
+    return debian_tool("redis-server", "redis-server")
 
 
 @pytest.fixture(scope="module")
