@@ -98,8 +98,10 @@ async def subscriber(url: str, token: str, pipeline: str, ready: asyncio.Event,
     """Follow the log; record each `t=` line's delay; return the number of lines."""
     got = 0
     ws_url = url.replace("http://", "ws://") + "/graphql"
-    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                                  max_queue=None, open_timeout=60) as ws:
+    protocols = ["graphql-transport-ws"]
+    async with websockets.connect(
+        ws_url, subprotocols=protocols, max_queue=None, open_timeout=60  # type: ignore[arg-type]
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authToken": token}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe",

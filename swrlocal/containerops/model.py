@@ -224,10 +224,9 @@ def _check_service_params(
         need(
             isinstance(target, dict) and bool(target.get("name")), "params.target.name is required"
         )
-        need(
-            bool(target.get("hook_url")) != bool(target.get("hook_command")),  # type: ignore[union-attr]
-            "params.target needs one of hook_url and hook_command",
-        )
+        has_url = bool(target.get("hook_url"))  # type: ignore[union-attr]
+        has_command = bool(target.get("hook_command"))  # type: ignore[union-attr]
+        need(has_url != has_command, "params.target needs one of hook_url and hook_command")
         hook_url = str(target.get("hook_url") or "")  # type: ignore[union-attr]
         need(
             not hook_url or hook_url.startswith(("http://", "https://")), "hook_url must be http(s)"

@@ -76,7 +76,9 @@ def ops(backend: BackendServer) -> Ops:
 
 
 def replica(backend_url: str, redis_url: str, **extra: float) -> RunningGateway:
-    settings = Settings(backend_url=backend_url, redis_url=redis_url, **extra)  # type: ignore[arg-type]
+    settings = Settings(
+        backend_url=backend_url, redis_url=redis_url, **extra  # type: ignore[arg-type]
+    )
     gateway = RunningGateway(settings)
     gateway.start()
     return gateway

@@ -84,7 +84,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
         assert process.stdout is not None
         first = process.stdout.readline()  # printed once the backend is ready
         assert first.startswith("GraphiQL:"), process.stderr.read() if process.stderr else ""
-        wait_until_serving(first.split()[-1].replace("/graphql", "/healthz"), process)  # type: ignore[arg-type]
+        health_url = first.split()[-1].replace("/graphql", "/healthz")
+        wait_until_serving(health_url, process)  # type: ignore[arg-type]
         yield Served(process, backend_port)
     finally:
         if process.poll() is None:

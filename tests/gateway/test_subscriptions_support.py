@@ -82,9 +82,11 @@ class Subscription:
         self.on_data = on_data or (lambda data: None)
 
     async def run(self, query: str, variables: dict[str, Any]) -> Subscription:
-        async with websockets.connect(self.url, subprotocols=[self.protocol],  # type: ignore[list-item]
-                                      additional_headers=self.headers,
-                                      max_queue=None) as ws:
+        protocols = [self.protocol]
+        async with websockets.connect(
+            self.url, subprotocols=protocols,  # type: ignore[arg-type]
+            additional_headers=self.headers, max_queue=None,
+        ) as ws:
             init: dict[str, Any] = {"type": "connection_init"}
             if self.token is not None:
                 init["payload"] = {"authToken": self.token}

@@ -52,7 +52,8 @@ STEP_LOG = """subscription($job: String!, $from: Int!) {
 async def test_step_log_subscription_rejects_bad_arguments(
     ws_url: str, backend: BackendServer, job: str, offset: int, message: str
 ) -> None:
-    async with websockets.connect(ws_url, subprotocols=[TRANSPORT_WS]) as ws:  # type: ignore[list-item]
+    protocols = [TRANSPORT_WS]
+    async with websockets.connect(ws_url, subprotocols=protocols) as ws:  # type: ignore[arg-type]
         await ws.send(json.dumps({"type": "connection_init",
                                   "payload": {"authToken": backend.admin_token}}))
         await ws.recv()
