@@ -79,10 +79,11 @@ class Repository(relay.Node):
             domain_name=get("domain_name"), tag_names=get("tags"),
         )
 
-    @strawberry.field(description="The organization holding this repository.")
-    async def organization(self, info: Info) -> Organization:
+    @strawberry.field(description="The organization holding this repository; null when the "
+                      "caller may read the repository (public or shared) but not the organization.")
+    async def organization(self, info: Info) -> Organization | None:
         loader = info.context.loaders.organization_by_name
-        return Organization.from_json(await loader.load(self.namespace))
+        return await organization_or_none(loader, self.namespace, required=False)
 
     @strawberry.field(description="Tags (images) of this repository.")
     async def tags(

@@ -287,6 +287,19 @@ def q_repo(repo: str) -> Query:
     return query
 
 
+REPO_WITH_ORG = """query($n: String!) {
+  repository(namespace: $n, name: "pub") { name organization { name } }
+}"""
+
+
+async def q_public_repo_org(w: World, gw: Gateway, actor: str) -> Any:
+    seen = await ask(gw, w, actor, REPO_WITH_ORG, n=w.org)
+    if isinstance(seen, Err):
+        return seen
+    org = seen["organization"]
+    return "hidden" if org is None else "ORG" if org["name"] == w.org else org["name"]
+
+
 async def q_shares(w: World, gw: Gateway, actor: str) -> Any:
     return norm(w, await ask(gw, w, actor, SHARES, n=w.org))
 
@@ -380,6 +393,9 @@ QUERY_MATRIX: list[tuple[str, Query, dict[str, object]]] = [
     ("repository-unshared", q_repo("other"),
      {a: repo_seen("other") if a in MEMBERS else None for a in ACTORS}),
     ("repository-public", q_repo("pub"), {a: repo_seen("pub", True) for a in ACTORS}),
+    # outsiders read a public repository; its organization edge is null for them, not an error
+    ("repository-public-organization", q_public_repo_org,
+     {a: "ORG" if a in MEMBERS else "hidden" for a in ACTORS}),
     ("repository-missing", q_repo("nosuch"), {a: None for a in ACTORS}),
     ("repository-shares", q_shares,
      row(*[{"shares": SHARE_SEEN}] * 4, None, FORBIDDEN, None)),
