@@ -12,12 +12,32 @@ numbers, because every Manage API path is addressed by name:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from strawberry import relay
 
+from gateway.backend.errors import NotFound
 from gateway.schema.errors import UserInputError
+
+T = TypeVar("T")
 
 Node = relay.Node
 NodeID = relay.NodeID
+
+
+async def load_or_none(pending: Awaitable[T], required: bool) -> T | None:
+    """A backend record, or None when it is missing and the caller does not require it.
+
+    Every `<type>_or_none` lookup behind `node(id:)` and the single-object queries uses this:
+    a missing (or invisible) object reads as null, anything else stays an error.
+    """
+    try:
+        return await pending
+    except NotFound:
+        if required:
+            raise
+        return None
 
 
 def repository_key(namespace: str, name: str) -> str:

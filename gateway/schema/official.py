@@ -8,10 +8,9 @@ import strawberry
 from strawberry import relay
 
 from gateway.backend import manage_extra as calls
-from gateway.backend.errors import NotFound
 from gateway.backend.models import Json
 from gateway.schema.errors import check_namespace, check_repository
-from gateway.schema.node import repository_key, split_repository_key
+from gateway.schema.node import load_or_none, repository_key, split_repository_key
 from gateway.schema.pagination import NODES_DOC, build_connection, page_window
 from gateway.schema.scalars import DateTime, Long
 from gateway.schema.types import Info
@@ -88,12 +87,8 @@ class OfficialImage(relay.Node):
 async def official_or_none(info: Info, namespace: str, name: str, required: bool = False
                            ) -> OfficialImage | None:
     key = (check_namespace(namespace), check_repository(name))
-    try:
-        return OfficialImage.from_json(await info.context.loaders.extra.official_by_name.load(key))
-    except NotFound:
-        if required:
-            raise
-        return None
+    data = await load_or_none(info.context.loaders.extra.official_by_name.load(key), required)
+    return None if data is None else OfficialImage.from_json(data)
 
 
 @strawberry.type

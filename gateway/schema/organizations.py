@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
-from gateway.backend.errors import NotFound
 from gateway.backend.models import NamespaceJson, Page
 from gateway.loaders import ALL
 from gateway.schema.errors import check_namespace
+from gateway.schema.node import load_or_none
 from gateway.schema.pagination import NODES_DOC, build_connection
 from gateway.schema.scalars import Long
 from gateway.schema.types import Info
@@ -83,12 +83,8 @@ class Organization(relay.Node):
 
 
 async def organization_or_none(loader: Any, name: str, required: bool) -> Organization | None:
-    try:
-        return Organization.from_json(await loader.load(check_namespace(name)))
-    except NotFound:
-        if required:
-            raise
-        return None
+    data = await load_or_none(loader.load(check_namespace(name)), required)
+    return None if data is None else Organization.from_json(data)
 
 
 @strawberry.type

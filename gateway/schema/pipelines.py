@@ -22,9 +22,9 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gateway.backend.containerops import ContainerOpsClient, LogPage, PipelineQuery
-from gateway.backend.errors import NotFound
 from gateway.backend.models import Json, Page
 from gateway.schema.errors import UserInputError
+from gateway.schema.node import load_or_none
 from gateway.schema.pagination import NODES_DOC, build_connection, page_window
 from gateway.schema.pipeline_loaders import LogQuery, TemplateQuery
 from gateway.schema.scalars import DateTime, Long
@@ -225,13 +225,9 @@ async def template_or_none(info: Info, template_id: str, required: bool
                            ) -> PipelineTemplate | None:
     if not template_id.isdigit():
         raise UserInputError(f"invalid template id: {template_id!r}")
-    try:
-        return PipelineTemplate.from_json(
-            await info.context.loaders.pipelines.template_by_id.load(template_id))
-    except NotFound:
-        if required:
-            raise
-        return None
+    data = await load_or_none(
+        info.context.loaders.pipelines.template_by_id.load(template_id), required)
+    return None if data is None else PipelineTemplate.from_json(data)
 
 
 @strawberry.type
@@ -301,13 +297,9 @@ def split_job_key(key: str) -> tuple[str, int, str]:
 async def job_or_none(info: Info, pipeline_id: str, stage_index: int, job_id: str,
                       required: bool) -> Job | None:
     query = LogQuery(pipeline_id, check_index(stage_index), check_job_id(job_id), 0, 1)
-    try:
-        page: LogPage = await info.context.loaders.pipelines.log_page_by_query.load(query)
-    except NotFound:
-        if required:
-            raise
-        return None
-    return Job.from_json(pipeline_id, stage_index, page.job)
+    page: LogPage | None = await load_or_none(
+        info.context.loaders.pipelines.log_page_by_query.load(query), required)
+    return None if page is None else Job.from_json(pipeline_id, stage_index, page.job)
 
 
 @strawberry.type
@@ -561,13 +553,9 @@ class Pipeline(relay.Node):
 async def pipeline_or_none(info: Info, pipeline_id: str, required: bool) -> Pipeline | None:
     if not pipeline_id or "/" in pipeline_id:
         raise UserInputError(f"invalid pipeline id: {pipeline_id!r}")
-    try:
-        return Pipeline.from_json(
-            await info.context.loaders.pipelines.pipeline_by_id.load(pipeline_id))
-    except NotFound:
-        if required:
-            raise
-        return None
+    data = await load_or_none(
+        info.context.loaders.pipelines.pipeline_by_id.load(pipeline_id), required)
+    return None if data is None else Pipeline.from_json(data)
 
 
 @strawberry.type

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
-from gateway.backend.errors import NotFound
 from gateway.backend.models import RepositoryJson, RepositoryQuery
 from gateway.schema.errors import UserInputError, check_namespace, check_repository
-from gateway.schema.node import repository_key, split_repository_key
+from gateway.schema.node import load_or_none, repository_key, split_repository_key
 from gateway.schema.organizations import Organization, organization_or_none
 from gateway.schema.pagination import NODES_DOC, OrderDirection, build_connection, page_window
 from gateway.schema.scalars import DateTime, Long
@@ -115,13 +114,8 @@ async def repository_or_none(
     info: Info, namespace: str, name: str, required: bool
 ) -> Repository | None:
     key = (check_namespace(namespace), check_repository(name))
-    try:
-        return Repository.from_json(await info.context.loaders.repository_by_name.load(key),
-                                    namespace)
-    except NotFound:
-        if required:
-            raise
-        return None
+    data = await load_or_none(info.context.loaders.repository_by_name.load(key), required)
+    return None if data is None else Repository.from_json(data, namespace)
 
 
 @strawberry.type

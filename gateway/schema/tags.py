@@ -12,7 +12,7 @@ from strawberry import relay
 from gateway.backend.errors import NotFound
 from gateway.backend.models import TagQuery
 from gateway.schema.errors import check_namespace, check_repository, check_tag
-from gateway.schema.node import split_tag_key, tag_key
+from gateway.schema.node import load_or_none, split_tag_key, tag_key
 from gateway.schema.pagination import NODES_DOC, OrderDirection, build_connection, page_window
 from gateway.schema.repositories import Repository, repository_or_none
 from gateway.schema.scalars import DateTime, Long
@@ -75,12 +75,8 @@ async def tag_or_none(
     info: Info, namespace: str, repository: str, tag: str, required: bool
 ) -> Tag | None:
     key = (check_namespace(namespace), check_repository(repository), check_tag(tag))
-    try:
-        return Tag.from_json(await info.context.loaders.tag_by_name.load(key), *key[:2])
-    except NotFound:
-        if required:
-            raise
-        return None
+    data = await load_or_none(info.context.loaders.tag_by_name.load(key), required)
+    return None if data is None else Tag.from_json(data, *key[:2])
 
 
 @strawberry.type
